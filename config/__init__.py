@@ -1,0 +1,1 @@
+"""Typed configuration and logging set-up, shared by every layer's entrypoints."""

@@ -1,0 +1,1 @@
+"""Entities, rules and services. Imports no framework: only the standard library."""

@@ -1,0 +1,66 @@
+"""Typed domain errors, each with a stable code that the API adapter exposes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Stable error codes; clients branch on these, never on messages."""
+
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class DomainError(Exception):
+    """Base of every expected failure; carries a code and optional details."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: Mapping[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields: dict[str, str] = dict(fields or {})
+        self.details: dict[str, object] = dict(details or {})
+
+
+class InvalidInput(DomainError):
+    """The input breaks a rule; `fields` names each offending field and why."""
+
+    code = ErrorCode.BAD_USER_INPUT
+
+
+class NotFound(DomainError):
+    """The object a command addresses does not exist."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(DomainError):
+    """The command clashes with stored state: a duplicate, a stale version, references."""
+
+    code = ErrorCode.CONFLICT
+
+
+class Unauthenticated(DomainError):
+    """The caller is not authenticated."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(DomainError):
+    """The caller lacks a permission."""
+
+    code = ErrorCode.FORBIDDEN

@@ -1,0 +1,206 @@
+"""Keyset pagination: page requests, opaque cursors and pages.
+
+A cursor holds the values of the sort keys and the id of one row, plus a
+signature of the ordering it was made for, so it stays valid when rows are
+inserted between pages and is refused when reused with another ordering.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, Final, Generic, TypeVar
+
+from domain.errors import InvalidInput
+
+DEFAULT_PAGE_SIZE: Final = 20
+MAX_PAGE_SIZE: Final = 100
+_MAX_CURSOR_LENGTH: Final = 1024
+
+T = TypeVar("T")
+Parser = Callable[[Any], object]
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """One ordering key: a domain field name and a direction."""
+
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A decoded position: the sort key values and the id of a row."""
+
+    values: tuple[object, ...]
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A validated window: size, direction, bounds and ordering (ties broken by id)."""
+
+    limit: int
+    backward: bool = False
+    after: Cursor | None = None
+    before: Cursor | None = None
+    order: tuple[SortKey, ...] = ()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        order: Sequence[SortKey] = (),
+        fields: Mapping[str, Parser] | None = None,
+    ) -> PageRequest:
+        """Validate Relay arguments; `fields` parses each sortable field's cursor value."""
+        reasons: dict[str, str] = {}
+        if first is not None and last is not None:
+            reasons["last"] = "cannot be combined with first"
+        for name, value in (("first", first), ("last", last)):
+            if value is not None and value < 0:
+                reasons[name] = "must not be negative"
+            elif value is not None and value > MAX_PAGE_SIZE:
+                reasons[name] = f"must be at most {MAX_PAGE_SIZE}"
+        ordering = tuple(order)
+        if len({key.field for key in ordering}) != len(ordering):
+            reasons["orderBy"] = "lists a field more than once"
+        parsers = fields or {}
+        decoded: dict[str, Cursor | None] = {}
+        for name, raw in (("after", after), ("before", before)):
+            try:
+                decoded[name] = None if raw is None else decode_cursor(raw, ordering, parsers)
+            except InvalidInput as error:
+                reasons[name] = error.fields.get("cursor", "is not a valid cursor")
+        if reasons:
+            raise InvalidInput("Invalid pagination arguments.", fields=reasons)
+        backward = last is not None
+        size = last if backward else first
+        return cls(
+            limit=DEFAULT_PAGE_SIZE if size is None else size,
+            backward=backward,
+            after=decoded["after"],
+            before=decoded["before"],
+            order=ordering,
+        )
+
+    @property
+    def signature(self) -> str:
+        """Identifies the ordering, so a cursor cannot be reused with another one."""
+        return order_signature(self.order)
+
+
+@dataclass(slots=True)
+class Page(Generic[T]):
+    """One window of results in display order, with Relay's page flags."""
+
+    items: list[T]
+    has_next_page: bool
+    has_previous_page: bool
+    order: tuple[SortKey, ...] = field(default=())
+
+    def cursor(self, item: Any) -> str:
+        """The opaque cursor that points at `item` under this page's ordering."""
+        return encode_cursor(self.order, item)
+
+
+def order_signature(order: Sequence[SortKey]) -> str:
+    """A short text that names the ordering keys and directions."""
+    return ",".join(f"{key.field}:{'d' if key.descending else 'a'}" for key in order) or "id"
+
+
+def _to_json(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def encode_cursor(order: Sequence[SortKey], item: Any) -> str:
+    """Encode the sort key values and id of `item` as an opaque string."""
+    payload = [
+        order_signature(order),
+        [_to_json(getattr(item, key.field)) for key in order],
+        item.id,
+    ]
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(raw: str, order: Sequence[SortKey], parsers: Mapping[str, Parser]) -> Cursor:
+    """Decode and check a cursor made for `order`; raise `InvalidInput` otherwise."""
+    invalid = InvalidInput("Invalid cursor.", fields={"cursor": "is not a valid cursor"})
+    if len(raw) > _MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if not (isinstance(payload, list) and len(payload) == 3):
+        raise invalid
+    signature, values, row_id = payload
+    if signature != order_signature(order):
+        raise InvalidInput(
+            "Cursor belongs to another ordering.",
+            fields={"cursor": "was made for another ordering"},
+        )
+    if not isinstance(values, list) or len(values) != len(order):
+        raise invalid
+    if not isinstance(row_id, int) or isinstance(row_id, bool):
+        raise invalid
+    parsed: list[object] = []
+    for key, value in zip(order, values, strict=True):
+        parser = parsers.get(key.field)
+        if parser is None:
+            raise invalid
+        try:
+            parsed.append(None if value is None else parser(value))
+        except (TypeError, ValueError, ArithmeticError):
+            raise invalid from None
+    return Cursor(values=tuple(parsed), id=row_id)
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 timestamp from a cursor."""
+    return datetime.fromisoformat(value)
+
+
+def parse_date(value: str) -> date:
+    """Parse an ISO 8601 date from a cursor."""
+    return date.fromisoformat(value)
+
+
+def parse_decimal(value: str) -> Decimal:
+    """Parse an exact decimal from a cursor."""
+    if not isinstance(value, str):
+        raise TypeError("decimal cursor values are strings")
+    return Decimal(value)
+
+
+def parse_str(value: str) -> str:
+    """Check a text cursor value."""
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return value
+
+
+def parse_int(value: int) -> int:
+    """Check an integer cursor value."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("expected an integer")
+    return value

@@ -1,0 +1,1 @@
+"""Tasks: work for a customer, maybe assigned to a user, involving products."""

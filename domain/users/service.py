@@ -1,0 +1,22 @@
+"""User read use cases."""
+
+from __future__ import annotations
+
+from domain.pagination import Page, PageRequest
+from domain.ports import UnitOfWork
+from domain.users.model import User
+
+
+async def get_user(uow: UnitOfWork, user_id: int) -> User | None:
+    """One user, or None when it does not exist."""
+    return await uow.users.get(user_id)
+
+
+async def list_users(uow: UnitOfWork, page: PageRequest) -> Page[User]:
+    """A keyset page of users, by id."""
+    return await uow.users.find_page(page)
+
+
+async def count_users(uow: UnitOfWork) -> int:
+    """How many users exist."""
+    return await uow.users.count()

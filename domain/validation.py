@@ -1,0 +1,139 @@
+"""Shared input rules; each check records a per-field reason instead of failing fast."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+from domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class Unset:
+    """Marks a patch field the caller left out, as distinct from an explicit null."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset()
+
+EMAIL_MAX_LENGTH: Final = 254
+NAME_MAX_LENGTH: Final = 200
+TEXT_MAX_LENGTH: Final = 5000
+SEARCH_MAX_LENGTH: Final = 200
+# A pragmatic address check: one @, no spaces, a dotted domain with a 2+ letter TLD.
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Violations:
+    """Collects per-field reasons, then raises one `InvalidInput` naming them all."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str] = {}
+
+    def add(self, field: str, reason: str) -> None:
+        """Record a reason for `field`; the first reason per field wins."""
+        self.fields.setdefault(field, reason)
+
+    def raise_if_any(self) -> None:
+        """Raise `InvalidInput` when any field was refused."""
+        if self.fields:
+            names = ", ".join(sorted(self.fields))
+            raise InvalidInput(f"Invalid input: {names}.", fields=self.fields)
+
+    def text(
+        self,
+        field: str,
+        value: str,
+        *,
+        max_length: int = NAME_MAX_LENGTH,
+        min_length: int = 1,
+        multiline: bool = False,
+    ) -> str:
+        """Strip and check a required text; returns the cleaned value."""
+        cleaned = value.strip()
+        if len(cleaned) < min_length:
+            self.add(
+                field, "must not be blank" if min_length == 1 else f"needs {min_length}+ chars"
+            )
+        elif len(cleaned) > max_length:
+            self.add(field, f"must be at most {max_length} characters")
+        elif not multiline and ("\n" in cleaned or "\r" in cleaned):
+            self.add(field, "must be a single line")
+        elif _CONTROL.search(cleaned):
+            self.add(field, "must not contain control characters")
+        return cleaned
+
+    def optional_text(
+        self, field: str, value: str | None, *, max_length: int = TEXT_MAX_LENGTH
+    ) -> str | None:
+        """Like `text`, but blank becomes None (an empty description is no description)."""
+        if value is None or not value.strip():
+            return None
+        return self.text(field, value, max_length=max_length, multiline=True)
+
+    def email(self, field: str, value: str) -> str:
+        """Check an address and normalise it to lower case."""
+        cleaned = value.strip().lower()
+        if len(cleaned) > EMAIL_MAX_LENGTH or not _EMAIL.match(cleaned):
+            self.add(field, "must be a valid email address")
+        return cleaned
+
+    def pattern(self, field: str, value: str, regex: re.Pattern[str], reason: str) -> str:
+        """Check a value against a format."""
+        if not regex.match(value):
+            self.add(field, reason)
+        return value
+
+    def int_range(self, field: str, value: int, *, minimum: int, maximum: int) -> int:
+        """Check an integer bound."""
+        if value < minimum:
+            self.add(field, f"must be at least {minimum}")
+        elif value > maximum:
+            self.add(field, f"must be at most {maximum}")
+        return value
+
+    def money(self, field: str, value: Decimal, *, maximum: Decimal) -> Decimal:
+        """Check a non-negative amount with at most two decimals."""
+        try:
+            exponent = value.as_tuple().exponent
+            if not value.is_finite() or not isinstance(exponent, int):
+                self.add(field, "must be a finite number")
+            elif value < 0:
+                self.add(field, "must be at least 0")
+            elif value > maximum:
+                self.add(field, f"must be at most {maximum}")
+            elif exponent < -2 and value != value.quantize(Decimal("0.01")):
+                self.add(field, "must have at most 2 decimal places")
+            else:
+                return value.quantize(Decimal("0.01"))
+        except InvalidOperation:
+            self.add(field, "must be a number")
+        return value
+
+    def required(self, field: str, value: object) -> None:
+        """Refuse an explicit null for a field that cannot be cleared."""
+        if value is None:
+            self.add(field, "must not be null")
+
+
+def clean_search(value: str | None) -> str | None:
+    """Normalise a free-text search term; blank means no search."""
+    if value is None:
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > SEARCH_MAX_LENGTH:
+        raise InvalidInput(
+            "Search term is too long.",
+            fields={"search": f"must be at most {SEARCH_MAX_LENGTH} characters"},
+        )
+    return cleaned or None

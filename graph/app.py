@@ -1,0 +1,123 @@
+"""The composition root: `create_app()` wires settings, database, schema and routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from config.logging import configure_logging
+from config.settings import Settings, get_settings
+from graph.context import Context
+from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
+from graph.schema import schema
+from persistence.database import create_engine, create_session_factory
+from persistence.unit_of_work import SqlAlchemyUnitOfWork
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+LANDING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Task Graph API</title></head>
+<body>
+<h1>Task Graph API</h1>
+<p>GraphQL endpoint: <code>POST /graphql</code>.</p>
+<ul>
+{graphiql}
+<li><a href="/docs">HTTP API docs</a></li>
+<li><a href="/healthz">Liveness</a> and <a href="/readyz">readiness</a></li>
+</ul>
+</body></html>
+"""
+
+
+def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings or engine here."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = engine or create_engine(settings)
+    session_factory = create_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Task Graph API",
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None if settings.is_production else "/redoc",
+        openapi_url=None if settings.is_production else "/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+
+    async def context_getter(request: Request) -> AsyncIterator[Context]:
+        uow = SqlAlchemyUnitOfWork(session_factory)
+        try:
+            yield Context(settings=settings, uow=uow, request_id=request_id_of(request.scope))
+        finally:
+            await uow.close()
+
+    graphql = JSONGraphQLRouter(
+        schema,
+        context_getter=context_getter,
+        graphql_ide="graphiql" if settings.is_graphiql_enabled else None,
+        allow_queries_via_get=False,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    _add_pages(app, settings, session_factory)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=False,
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
+        max_age=600,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _add_pages(
+    app: FastAPI, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def landing() -> str:
+        link = '<li><a href="/graphql">GraphiQL playground</a></li>'
+        return LANDING_PAGE.format(graphiql=link if settings.is_graphiql_enabled else "")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    async def database_answers() -> str | None:
+        try:
+            async with session_factory() as session:
+                await asyncio.wait_for(session.execute(text("SELECT 1")), READINESS_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return "database did not answer in time"
+        except Exception as error:
+            return f"database unavailable: {type(error).__name__}"
+        return None
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 only when the database answers."""
+        problem = await database_answers()
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+
+app = create_app()

@@ -1,0 +1,54 @@
+"""Types and helpers that every module's GraphQL adapter shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, Protocol
+
+import strawberry
+
+from domain.pagination import SortKey
+from domain.validation import UNSET, Unset
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    """Ascending or descending order."""
+
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.type
+class DeletePayload:
+    """The global ID of the object that was deleted."""
+
+    deleted_id: strawberry.ID
+
+
+class OrderInput(Protocol):
+    """Any `<Thing>Order` input: a field enum whose values are domain field names."""
+
+    @property
+    def field(self) -> Any: ...
+    @property
+    def direction(self) -> SortDirection: ...
+
+
+def sort_keys(order_by: Sequence[OrderInput] | None) -> tuple[SortKey, ...]:
+    """Map `orderBy` inputs to domain sort keys."""
+    return tuple(
+        SortKey(field=item.field.value, descending=item.direction is SortDirection.DESC)
+        for item in order_by or ()
+    )
+
+
+def given(value: Any) -> Any:
+    """Translate Strawberry's UNSET (argument left out) into the domain's UNSET."""
+    return UNSET if value is strawberry.UNSET else value
+
+
+def given_or_unset(value: Any) -> Any | Unset:
+    """Same as `given`, typed for patch fields."""
+    return given(value)

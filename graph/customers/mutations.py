@@ -1,0 +1,60 @@
+"""Customer mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.customers import service
+from domain.customers.model import CustomerPatch
+from graph.common import DeletePayload, given
+from graph.context import Info, context_of
+from graph.customers.types import (
+    TYPE_NAME,
+    CreateCustomerInput,
+    CustomerPayload,
+    UpdateCustomerInput,
+    customer_node,
+)
+from graph.relay import decode_id_of
+
+
+@strawberry.type
+class CustomerMutations:
+    """Changes to customers."""
+
+    @strawberry.mutation
+    async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
+        """Add a customer."""
+        customer = await service.create_customer(
+            context_of(info).uow,
+            name=input.name,
+            email=input.email,
+            phone=input.phone,
+            company=input.company,
+        )
+        return CustomerPayload(customer=customer_node(customer))
+
+    @strawberry.mutation
+    async def update_customer(
+        self, info: Info, id: strawberry.ID, input: UpdateCustomerInput
+    ) -> CustomerPayload:
+        """Change some fields of a customer."""
+        patch = CustomerPatch(
+            name=given(input.name),
+            email=given(input.email),
+            phone=given(input.phone),
+            company=given(input.company),
+        )
+        customer = await service.update_customer(
+            context_of(info).uow,
+            decode_id_of(id, TYPE_NAME),
+            patch,
+            expected_version=input.expected_version,
+        )
+        return CustomerPayload(customer=customer_node(customer))
+
+    @strawberry.mutation
+    async def delete_customer(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        """Delete a customer that has no tasks."""
+        await service.delete_customer(context_of(info).uow, decode_id_of(id, TYPE_NAME))
+        return DeletePayload(deleted_id=id)

@@ -1,0 +1,127 @@
+"""Customer GraphQL types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from domain.customers.model import Customer
+from graph.common import SortDirection
+from graph.context import Info, context_of
+from graph.relay import Connection, Node, build_connection, encode_global_id
+from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
+
+if TYPE_CHECKING:
+    from graph.tasks.types import TaskType
+
+TYPE_NAME = "Customer"
+
+
+@strawberry.type(name="Customer")
+class CustomerType(Node):
+    """Someone tasks are done for."""
+
+    id: strawberry.ID
+    name: str
+    email: str
+    phone: str | None
+    company: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    pk: strawberry.Private[int]
+
+    @strawberry.field(description="Null, with a FORBIDDEN error at this path, without TASKS read.")
+    async def tasks(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: TaskFilter | None = None,
+        order_by: list[TaskOrder] | None = None,
+    ) -> Connection[Annotated[TaskType, strawberry.lazy("graph.tasks.types")]] | None:
+        from graph.tasks.types import task_node
+
+        loaders = context_of(info).loaders
+        criteria = task_criteria(filter)
+        page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
+        found = await loaders.tasks_by_customer.load((self.pk, (criteria, page)))
+        return build_connection(
+            found, task_node, lambda: loaders.task_count_by_customer.load((self.pk, criteria))
+        )
+
+
+def customer_node(customer: Customer) -> CustomerType:
+    """Map a domain customer to its GraphQL type."""
+    return CustomerType(
+        id=encode_global_id(TYPE_NAME, customer.id),
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        company=customer.company,
+        version=customer.version,
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+        pk=customer.id,
+    )
+
+
+@strawberry.input
+class CustomerFilter:
+    """Criteria for listing customers."""
+
+    search: str | None = strawberry.field(
+        default=None, description="Case-insensitive match on name, email and company."
+    )
+    email: str | None = None
+    company: str | None = None
+
+
+@strawberry.enum
+class CustomerOrderField(Enum):
+    """Fields customers can be ordered by (values are domain field names)."""
+
+    NAME = "name"
+    EMAIL = "email"
+    CREATED_AT = "created_at"
+
+
+@strawberry.input
+class CustomerOrder:
+    """One ordering key for customers."""
+
+    field: CustomerOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class CreateCustomerInput:
+    """Values of a new customer."""
+
+    name: str
+    email: str
+    phone: str | None = None
+    company: str | None = None
+
+
+@strawberry.input
+class UpdateCustomerInput:
+    """A partial update of a customer; omitted fields stay as they are."""
+
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    company: str | None = strawberry.UNSET
+    expected_version: int | None = None
+
+
+@strawberry.type
+class CustomerPayload:
+    """The customer a mutation created or changed."""
+
+    customer: CustomerType

@@ -1,0 +1,64 @@
+"""Product mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.products import service
+from domain.products.model import ProductPatch
+from graph.common import DeletePayload, given
+from graph.context import Info, context_of
+from graph.products.types import (
+    TYPE_NAME,
+    CreateProductInput,
+    ProductPayload,
+    UpdateProductInput,
+    product_node,
+)
+from graph.relay import decode_id_of
+
+
+@strawberry.type
+class ProductMutations:
+    """Changes to products."""
+
+    @strawberry.mutation
+    async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
+        """Add a product."""
+        product = await service.create_product(
+            context_of(info).uow,
+            sku=input.sku,
+            name=input.name,
+            description=input.description,
+            price=input.price,
+            stock=input.stock,
+            is_active=input.is_active,
+        )
+        return ProductPayload(product=product_node(product))
+
+    @strawberry.mutation
+    async def update_product(
+        self, info: Info, id: strawberry.ID, input: UpdateProductInput
+    ) -> ProductPayload:
+        """Change some fields of a product."""
+        patch = ProductPatch(
+            sku=given(input.sku),
+            name=given(input.name),
+            description=given(input.description),
+            price=given(input.price),
+            stock=given(input.stock),
+            is_active=given(input.is_active),
+        )
+        product = await service.update_product(
+            context_of(info).uow,
+            decode_id_of(id, TYPE_NAME),
+            patch,
+            expected_version=input.expected_version,
+        )
+        return ProductPayload(product=product_node(product))
+
+    @strawberry.mutation
+    async def delete_product(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        """Delete a product that no task uses."""
+        await service.delete_product(context_of(info).uow, decode_id_of(id, TYPE_NAME))
+        return DeletePayload(deleted_id=id)

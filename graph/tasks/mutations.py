@@ -1,0 +1,73 @@
+"""Task mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.tasks import service
+from domain.tasks.model import TaskPatch
+from graph.common import DeletePayload, given
+from graph.context import Info, context_of
+from graph.relay import decode_id_of, decode_ids_of
+from graph.tasks.inputs import CreateTaskInput, UpdateTaskInput
+from graph.tasks.types import TYPE_NAME, TaskPayload, task_node
+
+
+def _optional_ref(value: object, type_name: str, field: str) -> object:
+    """Decode an optional ID that may also be UNSET or an explicit null."""
+    if value is None or value is strawberry.UNSET:
+        return given(value)
+    return decode_id_of(str(value), type_name, field=field)
+
+
+@strawberry.type
+class TaskMutations:
+    """Changes to tasks."""
+
+    @strawberry.mutation
+    async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
+        """Add a task."""
+        task = await service.create_task(
+            context_of(info).uow,
+            title=input.title,
+            description=input.description,
+            status=input.status,
+            priority=input.priority,
+            due_date=input.due_date,
+            customer_id=_optional_ref(input.customer_id, "Customer", "customerId"),  # type: ignore[arg-type]
+            assignee_id=_optional_ref(input.assignee_id, "User", "assigneeId"),  # type: ignore[arg-type]
+            product_ids=decode_ids_of(input.product_ids, "Product", field="productIds"),
+        )
+        return TaskPayload(task=task_node(task))
+
+    @strawberry.mutation
+    async def update_task(
+        self, info: Info, id: strawberry.ID, input: UpdateTaskInput
+    ) -> TaskPayload:
+        """Change some fields of a task; `productIds` replaces the whole set."""
+        product_ids = given(input.product_ids)
+        if isinstance(product_ids, list):
+            product_ids = decode_ids_of(product_ids, "Product", field="productIds")
+        patch = TaskPatch(
+            title=given(input.title),
+            description=given(input.description),
+            status=given(input.status),
+            priority=given(input.priority),
+            due_date=given(input.due_date),
+            customer_id=_optional_ref(input.customer_id, "Customer", "customerId"),  # type: ignore[arg-type]
+            assignee_id=_optional_ref(input.assignee_id, "User", "assigneeId"),  # type: ignore[arg-type]
+            product_ids=product_ids,
+        )
+        task = await service.update_task(
+            context_of(info).uow,
+            decode_id_of(id, TYPE_NAME),
+            patch,
+            expected_version=input.expected_version,
+        )
+        return TaskPayload(task=task_node(task))
+
+    @strawberry.mutation
+    async def delete_task(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        """Delete a task and its product links."""
+        await service.delete_task(context_of(info).uow, decode_id_of(id, TYPE_NAME))
+        return DeletePayload(deleted_id=id)

@@ -1,0 +1,41 @@
+"""Task queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.tasks import service
+from graph.context import Info, context_of
+from graph.relay import Connection, build_connection, decode_id_of
+from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
+from graph.tasks.types import TYPE_NAME, TaskType, task_node
+
+
+@strawberry.type
+class TaskQueries:
+    """Read access to tasks."""
+
+    @strawberry.field
+    async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
+        """One task by ID; null when it does not exist."""
+        found = await context_of(info).loaders.task_by_id.load(decode_id_of(id, TYPE_NAME))
+        return None if found is None else task_node(found)
+
+    @strawberry.field
+    async def tasks(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: TaskFilter | None = None,
+        order_by: list[TaskOrder] | None = None,
+    ) -> Connection[TaskType]:
+        """A keyset-paginated list of tasks."""
+        ctx = context_of(info)
+        criteria = task_criteria(filter)
+        page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
+        found = await service.list_tasks(ctx.uow, criteria, page)
+        ctx.loaders.prime(ctx.loaders.task_by_id, found.items)
+        return build_connection(found, task_node, lambda: service.count_tasks(ctx.uow, criteria))

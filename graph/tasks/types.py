@@ -1,0 +1,88 @@
+"""Task GraphQL types."""
+
+from __future__ import annotations
+
+import datetime
+
+import strawberry
+
+from domain.tasks.model import Task, TaskPriority, TaskStatus
+from graph.context import Info, context_of
+from graph.customers.types import CustomerType, customer_node
+from graph.products.types import ProductType, product_node
+from graph.relay import Node, encode_global_id
+from graph.tasks import inputs as _inputs  # noqa: F401 - registers the task enums
+from graph.users.types import UserType, user_node
+
+TYPE_NAME = "Task"
+
+
+@strawberry.type(name="Task")
+class TaskType(Node):
+    """A piece of work."""
+
+    id: strawberry.ID
+    title: str
+    description: str | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_date: datetime.date | None
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    pk: strawberry.Private[int]
+    customer_pk: strawberry.Private[int | None]
+    assignee_pk: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description=(
+            "Null when unset; null with a FORBIDDEN error at this path without CUSTOMERS read."
+        )
+    )
+    async def customer(self, info: Info) -> CustomerType | None:
+        if self.customer_pk is None:
+            return None
+        found = await context_of(info).loaders.customer_by_id.load(self.customer_pk)
+        return None if found is None else customer_node(found)
+
+    @strawberry.field(
+        description=(
+            "Null when unset; null with a FORBIDDEN error at this path without USERS read, "
+            "unless it is the viewer."
+        )
+    )
+    async def assignee(self, info: Info) -> UserType | None:
+        if self.assignee_pk is None:
+            return None
+        found = await context_of(info).loaders.user_by_id.load(self.assignee_pk)
+        return None if found is None else user_node(found)
+
+    @strawberry.field(description="Null with a FORBIDDEN error at this path without PRODUCTS read.")
+    async def products(self, info: Info) -> list[ProductType] | None:
+        found = await context_of(info).loaders.products_by_task.load(self.pk)
+        return [product_node(product) for product in found]
+
+
+def task_node(task: Task) -> TaskType:
+    """Map a domain task to its GraphQL type."""
+    return TaskType(
+        id=encode_global_id(TYPE_NAME, task.id),
+        title=task.title,
+        description=task.description,
+        status=task.status,
+        priority=task.priority,
+        due_date=task.due_date,
+        version=task.version,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        pk=task.id,
+        customer_pk=task.customer_id,
+        assignee_pk=task.assignee_id,
+    )
+
+
+@strawberry.type
+class TaskPayload:
+    """The task a mutation created or changed."""
+
+    task: TaskType

@@ -1,0 +1,1 @@
+"""GraphQL adapter of users (identity; roles and login come with auth)."""

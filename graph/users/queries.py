@@ -1,0 +1,37 @@
+"""User queries."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.pagination import PageRequest
+from domain.users import service
+from graph.context import Info, context_of
+from graph.relay import Connection, build_connection, decode_id_of
+from graph.users.types import TYPE_NAME, UserType, user_node
+
+
+@strawberry.type
+class UserQueries:
+    """Read access to users."""
+
+    @strawberry.field
+    async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
+        """One user by ID; null when it does not exist."""
+        found = await context_of(info).loaders.user_by_id.load(decode_id_of(id, TYPE_NAME))
+        return None if found is None else user_node(found)
+
+    @strawberry.field
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[UserType]:
+        """A keyset-paginated list of users, by creation."""
+        uow = context_of(info).uow
+        page = PageRequest.build(first=first, after=after, last=last, before=before)
+        found = await service.list_users(uow, page)
+        return build_connection(found, user_node, lambda: service.count_users(uow))

@@ -1,0 +1,1 @@
+"""SQLAlchemy adapter: models, repositories and the unit of work."""

@@ -1,0 +1,74 @@
+"""Engine and session factory, tuned per database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from config.settings import Settings
+
+sql_log = structlog.get_logger("sql")
+
+
+def is_memory_sqlite(url: str) -> bool:
+    """Whether the URL names an in-memory SQLite database."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the async engine: WAL + foreign keys on SQLite, a checked pool on PostgreSQL."""
+    url = make_url(settings.database_url)
+    kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "sqlite":
+        if is_memory_sqlite(settings.database_url):
+            # One shared connection, or every session would see its own empty database.
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif url.database:
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs.update(
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            pool_recycle=settings.database_pool_recycle_seconds,
+            pool_pre_ping=True,
+        )
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if settings.database_echo:
+        event.listen(engine.sync_engine, "before_cursor_execute", _log_statement)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _log_statement(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
+    # structlog's context variables add the request id to this line.
+    sql_log.info("sql", statement=statement, parameters=repr(parameters)[:500], many=executemany)
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit, so payloads need no reload."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

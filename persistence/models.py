@@ -1,0 +1,143 @@
+"""ORM models: the tables, their constraints and every index a page query uses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from domain.tasks.model import TaskPriority, TaskStatus
+from persistence.types import PriorityType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TimestampMixin:
+    """Creation and last-change times, set in Python so no reload is needed."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
+    )
+
+
+class UserModel(TimestampMixin, Base):
+    """A user; credentials and roles are added by the authentication module."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    is_superuser: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class ProductModel(TimestampMixin, Base):
+    """A product row; `version` is the optimistic-concurrency counter."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    stock: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index(None, "name", "id"),
+        Index(None, "price", "id"),
+        Index(None, "created_at", "id"),
+        Index(None, "is_active"),
+    )
+
+
+class CustomerModel(TimestampMixin, Base):
+    """A customer row; `version` is the optimistic-concurrency counter."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    company: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index(None, "name", "id"),
+        Index(None, "created_at", "id"),
+        Index(None, "company"),
+    )
+
+
+class TaskModel(TimestampMixin, Base):
+    """A task row; `version` is the optimistic-concurrency counter."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[TaskStatus] = mapped_column(
+        Enum(TaskStatus, native_enum=False, length=16, validate_strings=True), nullable=False
+    )
+    priority: Mapped[TaskPriority] = mapped_column(PriorityType(), nullable=False)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index(None, "customer_id", "id"),
+        Index(None, "assignee_id"),
+        Index(None, "status"),
+        Index(None, "title", "id"),
+        Index(None, "priority", "id"),
+        Index(None, "due_date", "id"),
+        Index(None, "created_at", "id"),
+    )
+
+
+class TaskProductModel(Base):
+    """A task's link to a product; the primary key makes each link unique."""
+
+    __tablename__ = "task_products"
+
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )

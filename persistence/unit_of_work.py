@@ -1,0 +1,70 @@
+"""The unit of work: one session, one transaction per `async with`, rollback by default."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from domain.errors import Conflict
+from persistence.repositories import (
+    SqlAlchemyCustomerRepository,
+    SqlAlchemyProductRepository,
+    SqlAlchemyTaskRepository,
+    SqlAlchemyUserRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    """Owns one session for a request; writes commit only through `commit()`.
+
+    Reads outside `async with` share the same session, so a request sees one
+    consistent connection; `close()` ends it.
+    """
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        # A session holds no connection until its first statement, so this is cheap.
+        self.session = session_factory()
+        self._lock = asyncio.Lock()
+        self._committed = False
+        self.products = SqlAlchemyProductRepository(self.session, self._lock)
+        self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
+        self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
+        self.users = SqlAlchemyUserRepository(self.session, self._lock)
+
+    async def __aenter__(self) -> Self:
+        self._committed = False
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._committed:
+            await self.rollback()
+        # Constraint races that slipped past the service checks become conflicts.
+        if isinstance(exc, IntegrityError):
+            raise Conflict("The change conflicts with existing data.") from exc
+        if isinstance(exc, StaleDataError):
+            raise Conflict("The record was changed by someone else; reload and retry.") from exc
+
+    async def commit(self) -> None:
+        """Make the transaction's changes permanent."""
+        async with self._lock:
+            await self.session.commit()
+        self._committed = True
+
+    async def rollback(self) -> None:
+        """Discard the transaction's changes."""
+        async with self._lock:
+            await self.session.rollback()
+
+    async def close(self) -> None:
+        """Release the session and its connection."""
+        await self.session.close()

@@ -1,0 +1,196 @@
+"""Shared fixtures: a real database (in-memory SQLite, or a fresh PostgreSQL database
+when TEST_DATABASE_URL is set), the real app over HTTP, and a SQL statement counter."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from config.settings import Settings
+from graph.app import create_app
+from persistence.database import create_engine, create_session_factory
+from persistence.models import Base
+from persistence.unit_of_work import SqlAlchemyUnitOfWork
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip PostgreSQL-only tests when the run is on SQLite."""
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs TEST_DATABASE_URL pointing to PostgreSQL")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A database of this run's own: a fresh PostgreSQL database, or in-memory SQLite."""
+    if not ON_POSTGRES:
+        yield "sqlite+aiosqlite://"
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    await _admin(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    """Test settings on the run's database."""
+    return Settings(environment="test", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The run's engine, with every table created from the models."""
+    engine = create_engine(settings)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Empty every table after each test that used the database."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+@pytest.fixture
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the run's database."""
+    return create_session_factory(engine)
+
+
+@pytest.fixture
+async def uow(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[SqlAlchemyUnitOfWork]:
+    """A real unit of work, closed after the test."""
+    unit = SqlAlchemyUnitOfWork(session_factory)
+    yield unit
+    await unit.close()
+
+
+@dataclass
+class StatementCounter:
+    """Counts the SQL statements an engine runs while `counting` is on."""
+
+    statements: list[str] = field(default_factory=list)
+    counting: bool = False
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.counting:
+            self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        """How many statements ran."""
+        return len(self.statements)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    """Record statements between `statements.counting = True` and False; `.count` tells."""
+    counter = StatementCounter()
+    event.listen(engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def app(settings: Settings, engine: AsyncEngine) -> Any:
+    """The real app, built by the composition root on the test database."""
+    return create_app(settings, engine=engine)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that talks to the app in-process."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+class GraphQLClient:
+    """Posts GraphQL over HTTP like an SPA does."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.last_response: httpx.Response | None = None
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        operation_name: str | None = None,
+    ) -> dict[str, Any]:
+        """The whole JSON body: `data` and maybe `errors`."""
+        body: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if operation_name:
+            body["operationName"] = operation_name
+        response = await self.http.post("/graphql", json=body, headers=headers or {})
+        self.last_response = response
+        assert response.headers["content-type"].startswith("application/json"), response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def ok(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """`data` of a response that must have no errors."""
+        result = await self(query, variables, **kwargs)
+        assert "errors" not in result, result.get("errors")
+        return result["data"]
+
+    async def error(
+        self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The single error of a response that must fail."""
+        result = await self(query, variables, **kwargs)
+        errors = result.get("errors")
+        assert errors, result
+        assert len(errors) == 1, result
+        first: dict[str, Any] = errors[0]
+        return first
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    """GraphQL over HTTP through the real app."""
+    return GraphQLClient(client)
