@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Final, Generic, TypeVar
@@ -22,6 +22,12 @@ from domain.errors import InvalidInput
 DEFAULT_PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
 _MAX_CURSOR_LENGTH: Final = 1024
+# Keys are 32-bit integer columns: a larger id in a cursor would make the database fail
+# instead of finding nothing, so such a cursor (which we never issue) is refused.
+MAX_ID: Final = 2**31 - 1
+# Integer sort values are at most 64-bit, and decimals are prices: far inside these bounds.
+_MAX_INT: Final = 2**63 - 1
+_MAX_DECIMAL_DIGITS: Final = 30
 
 T = TypeVar("T")
 Parser = Callable[[Any], object]
@@ -161,7 +167,7 @@ def decode_cursor(raw: str, order: Sequence[SortKey], parsers: Mapping[str, Pars
         )
     if not isinstance(values, list) or len(values) != len(order):
         raise invalid
-    if not isinstance(row_id, int) or isinstance(row_id, bool):
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id <= MAX_ID:
         raise invalid
     parsed: list[object] = []
     for key, value in zip(order, values, strict=True):
@@ -176,8 +182,12 @@ def decode_cursor(raw: str, order: Sequence[SortKey], parsers: Mapping[str, Pars
 
 
 def parse_datetime(value: str) -> datetime:
-    """Parse an ISO 8601 timestamp from a cursor."""
-    return datetime.fromisoformat(value)
+    """Parse an ISO 8601 timestamp from a cursor, as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    # Converting here (OverflowError near year 1 or 9999) keeps the failure a refused cursor.
+    return parsed.astimezone(UTC)
 
 
 def parse_date(value: str) -> date:
@@ -186,16 +196,27 @@ def parse_date(value: str) -> date:
 
 
 def parse_decimal(value: str) -> Decimal:
-    """Parse an exact decimal from a cursor."""
+    """Parse an exact, finite decimal of sane size from a cursor."""
     if not isinstance(value, str):
         raise TypeError("decimal cursor values are strings")
-    return Decimal(value)
+    parsed = Decimal(value)
+    exponent = parsed.as_tuple().exponent
+    if (
+        not parsed.is_finite()
+        or not isinstance(exponent, int)
+        or parsed.adjusted() > _MAX_DECIMAL_DIGITS
+        or exponent < -_MAX_DECIMAL_DIGITS
+    ):
+        raise ValueError("decimal out of range")
+    return parsed
 
 
 def parse_str(value: str) -> str:
-    """Check a text cursor value."""
+    """Check a text cursor value; NUL is refused, as PostgreSQL text cannot hold it."""
     if not isinstance(value, str):
         raise TypeError("expected text")
+    if "\x00" in value:
+        raise ValueError("NUL in text")
     return value
 
 
@@ -203,4 +224,6 @@ def parse_int(value: int) -> int:
     """Check an integer cursor value."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("expected an integer")
+    if not -_MAX_INT - 1 <= value <= _MAX_INT:
+        raise ValueError("integer out of range")
     return value

@@ -31,7 +31,10 @@ SEARCH_MAX_LENGTH: Final = 200
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}$"
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 control characters, but not the tab and line breaks a multi-line text may hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+# Every character that starts a new line when shown, not only \n and \r.
+_LINE_BREAK = re.compile(r"[\n\r\x85\u2028\u2029]")
 
 
 class Violations:
@@ -67,9 +70,9 @@ class Violations:
             )
         elif len(cleaned) > max_length:
             self.add(field, f"must be at most {max_length} characters")
-        elif not multiline and ("\n" in cleaned or "\r" in cleaned):
+        elif not multiline and _LINE_BREAK.search(cleaned):
             self.add(field, "must be a single line")
-        elif _CONTROL.search(cleaned):
+        elif _CONTROL.search(cleaned) or (not multiline and "\t" in cleaned):
             self.add(field, "must not contain control characters")
         return cleaned
 
@@ -115,9 +118,18 @@ class Violations:
             elif exponent < -2 and value != value.quantize(Decimal("0.01")):
                 self.add(field, "must have at most 2 decimal places")
             else:
-                return value.quantize(Decimal("0.01"))
+                # Adding zero turns -0 into 0, so "-0" is never stored or shown as "-0.00".
+                return value.quantize(Decimal("0.01")) + 0
         except InvalidOperation:
             self.add(field, "must be a number")
+        return value
+
+    def criterion(self, field: str, value: str, *, max_length: int = NAME_MAX_LENGTH) -> str:
+        """Check a filter value: bounded and free of control characters (PostgreSQL refuses NUL)."""
+        if len(value) > max_length:
+            self.add(field, f"must be at most {max_length} characters")
+        elif _CONTROL.search(value):
+            self.add(field, "must not contain control characters")
         return value
 
     def required(self, field: str, value: object) -> None:
@@ -130,10 +142,7 @@ def clean_search(value: str | None) -> str | None:
     """Normalise a free-text search term; blank means no search."""
     if value is None:
         return None
-    cleaned = value.strip()
-    if len(cleaned) > SEARCH_MAX_LENGTH:
-        raise InvalidInput(
-            "Search term is too long.",
-            fields={"search": f"must be at most {SEARCH_MAX_LENGTH} characters"},
-        )
+    v = Violations()
+    cleaned = v.criterion("search", value.strip(), max_length=SEARCH_MAX_LENGTH)
+    v.raise_if_any()
     return cleaned or None

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from domain.errors import InvalidInput
-from domain.pagination import Page
+from domain.pagination import MAX_ID, Page
 
 NodeT = TypeVar("NodeT")
 EntityT = TypeVar("EntityT")
@@ -38,7 +38,8 @@ def decode_global_id(value: str, *, field: str = "id") -> tuple[str, int]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid from None
     type_name, sep, pk = raw.partition(":")
-    if not sep or not type_name or not pk.isdigit() or len(pk) > 18:
+    # Keys past the id column's range cannot exist; refusing them keeps them out of SQL.
+    if not sep or not type_name or not pk.isdigit() or len(pk) > 18 or int(pk) > MAX_ID:
         raise invalid
     return type_name, int(pk)
 

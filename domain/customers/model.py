@@ -114,10 +114,12 @@ def validate_customer_patch(patch: CustomerPatch) -> dict[str, object]:
 
 def normalise_customer_filter(f: CustomerFilter) -> CustomerFilter:
     """Lower-case the exact email criterion, as stored addresses are."""
-    if f.email is not None and len(f.email) > EMAIL_MAX_LENGTH:
-        v = Violations()
-        v.add("email", f"must be at most {EMAIL_MAX_LENGTH} characters")
-        v.raise_if_any()
+    v = Violations()
+    if f.email is not None:
+        v.criterion("email", f.email, max_length=EMAIL_MAX_LENGTH)
+    if f.company is not None:
+        v.criterion("company", f.company)
+    v.raise_if_any()
     return CustomerFilter(
         search=f.search,
         email=f.email.strip().lower() if f.email is not None else None,

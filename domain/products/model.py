@@ -136,6 +136,8 @@ def validate_product_patch(patch: ProductPatch) -> dict[str, object]:
 def validate_product_filter(f: ProductFilter) -> ProductFilter:
     """Refuse a filter whose bounds cannot hold."""
     v = Violations()
+    if f.sku is not None:
+        v.criterion("sku", f.sku)
     for name in ("min_price", "max_price"):
         bound = getattr(f, name)
         if bound is not None:

@@ -35,7 +35,7 @@ async def list_products(
 
 async def count_products(uow: UnitOfWork, criteria: ProductFilter) -> int:
     """How many products match `criteria`."""
-    criteria = replace(criteria, search=clean_search(criteria.search))
+    criteria = validate_product_filter(replace(criteria, search=clean_search(criteria.search)))
     return await uow.products.count(criteria)
 
 

@@ -34,10 +34,15 @@ class TaskPriority(IntEnum):
     URGENT = 4
 
 
+def parse_priority(value: int) -> TaskPriority:
+    """Read a priority rank back from a cursor; an unknown rank is refused."""
+    return TaskPriority(parse_int(value))
+
+
 ORDER_FIELDS: Final[Mapping[str, Parser]] = {
     "title": parse_str,
     "due_date": parse_date,
-    "priority": parse_int,
+    "priority": parse_priority,
     "created_at": parse_datetime,
 }
 
