@@ -5,13 +5,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
+# Development-only defaults. Production refuses to start (or seed) with any of them.
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"  # noqa: S105
+DEV_SUPERUSER_PASSWORD = "admin-dev-password"  # noqa: S105
+DEV_DEMO_PASSWORD = "demo-dev-password"  # noqa: S105
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -36,6 +41,24 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     graphiql_enabled: bool | None = None
 
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "RS256", "EdDSA"] = "HS256"
+    jwt_private_key: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "taskgraph"
+    jwt_audience: str = "taskgraph-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=14 * 86_400, ge=300, le=365 * 86_400)
+
+    redis_url: str | None = None
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    seed_superuser_email: str = "admin@example.com"
+    seed_superuser_password: SecretStr = SecretStr(DEV_SUPERUSER_PASSWORD)
+    seed_demo_password: SecretStr = SecretStr(DEV_DEMO_PASSWORD)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -43,6 +66,22 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secrets(self) -> Settings:
+        # Production must never run on a secret anyone can read in this repository.
+        if not self.is_production:
+            return self
+        if self.jwt_algorithm == "HS256":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEV_JWT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_BYTES}"
+                    " bytes when ENVIRONMENT=production"
+                )
+        elif self.jwt_private_key is None or self.jwt_public_key is None:
+            raise ValueError("JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required for RS256/EdDSA")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import strawberry
 
 from domain.pagination import SortKey
-from domain.validation import UNSET, Unset
+from domain.validation import UNSET
 
 
 @strawberry.enum
@@ -47,8 +47,3 @@ def sort_keys(order_by: Sequence[OrderInput] | None) -> tuple[SortKey, ...]:
 def given(value: Any) -> Any:
     """Translate Strawberry's UNSET (argument left out) into the domain's UNSET."""
     return UNSET if value is strawberry.UNSET else value
-
-
-def given_or_unset(value: Any) -> Any | Unset:
-    """Same as `given`, typed for patch fields."""
-    return given(value)
