@@ -60,6 +60,13 @@ class _Repository(Generic[E, M]):
         # One session must not run two statements at once; loaders would otherwise race.
         self._lock = lock
         self._columns = _columns(self.entity, self.table)
+        # The session's identity map holds objects weakly, so a loaded row would be
+        # dropped as soon as it is mapped to an entity, and `_update` would re-read it
+        # just before writing: the UPDATE would then check the re-read version and
+        # silently overwrite a change committed since the service read the row. Keeping
+        # each loaded object alive for the session makes the UPDATE check the version
+        # that was read (and raise StaleDataError, mapped to Conflict, when it moved).
+        self._loaded: dict[int, M] = {}
 
     def _from_model(self, obj: M) -> E:
         return self.entity(*[getattr(obj, f.name) for f in fields(self.entity)])  # type: ignore[arg-type]
@@ -75,7 +82,10 @@ class _Repository(Generic[E, M]):
 
     async def _load(self, pk: int) -> M | None:
         async with self._lock:
-            return await self._session.get(self.model, pk)
+            obj = await self._session.get(self.model, pk)
+        if obj is not None:
+            self._loaded[pk] = obj
+        return obj
 
     async def get(self, pk: int) -> E | None:
         """One entity by primary key (from the identity map when already loaded)."""
@@ -429,7 +439,7 @@ class SqlAlchemyTaskRepository(_Repository[Task, TaskModel]):
         values: Mapping[str, object],
         product_ids: Sequence[int] | None = None,
     ) -> Task:
-        """Apply changes; a given product set replaces the stored one, writing only the difference."""
+        """Apply changes; a given product set replaces the stored one, writing only the diff."""
         links_changed = False
         if product_ids is not None:
             current = await self._linked(pk)

@@ -10,6 +10,7 @@ import strawberry
 from domain.pagination import PageRequest
 from domain.tasks.model import ORDER_FIELDS, TaskPriority, TaskStatus
 from domain.tasks.model import TaskFilter as TaskCriteria
+from domain.tasks.service import prepare_task_filter
 from graph.common import SortDirection, sort_keys
 from graph.relay import decode_id_of
 
@@ -57,18 +58,22 @@ def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int
 
 
 def task_criteria(f: TaskFilter | None) -> TaskCriteria:
-    """Map the filter input to domain criteria, decoding its IDs."""
+    """Map the filter input to checked, normalised domain criteria, decoding its IDs."""
     if f is None:
         return TaskCriteria()
-    return TaskCriteria(
-        search=f.search,
-        statuses=tuple(f.status) if f.status is not None else None,
-        priorities=tuple(f.priority) if f.priority is not None else None,
-        customer_id=_optional_id(f.customer_id, "Customer", "customerId"),
-        assignee_id=_optional_id(f.assignee_id, "User", "assigneeId"),
-        product_id=_optional_id(f.product_id, "Product", "productId"),
-        due_before=f.due_before,
-        due_after=f.due_after,
+    # Nested task lists reach the repository through loaders, not the service, so the
+    # filter is normalised here; it also lets equal filters share one loader batch.
+    return prepare_task_filter(
+        TaskCriteria(
+            search=f.search,
+            statuses=tuple(f.status) if f.status is not None else None,
+            priorities=tuple(f.priority) if f.priority is not None else None,
+            customer_id=_optional_id(f.customer_id, "Customer", "customerId"),
+            assignee_id=_optional_id(f.assignee_id, "User", "assigneeId"),
+            product_id=_optional_id(f.product_id, "Product", "productId"),
+            due_before=f.due_before,
+            due_after=f.due_after,
+        )
     )
 
 
