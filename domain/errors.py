@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -65,3 +66,9 @@ class Forbidden(DomainError):
     """The caller lacks a permission."""
 
     code = ErrorCode.FORBIDDEN
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (the database) cannot serve the request right now."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE

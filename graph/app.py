@@ -6,21 +6,28 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from auth.rbac import Principal
+from auth.service import AuthService
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
+from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
 from graph.context import Context
 from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
 from graph.schema import schema
+from graph.wiring import build_services
 from persistence.database import create_engine, create_session_factory
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 READINESS_TIMEOUT_SECONDS = 2.0
+
+log = structlog.get_logger("graph.app")
 
 LANDING_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Task Graph API</title></head>
@@ -59,10 +66,21 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.engine = engine
     app.state.session_factory = session_factory
 
+    services = build_services(settings)
+    app.state.services = services
+
     async def context_getter(request: Request) -> AsyncIterator[Context]:
         uow = SqlAlchemyUnitOfWork(session_factory)
+        principal, auth_error = await authenticate(services.auth, uow, request)
         try:
-            yield Context(settings=settings, uow=uow, request_id=request_id_of(request.scope))
+            yield Context(
+                services=services,
+                uow=uow,
+                request_id=request_id_of(request.scope),
+                client_ip=request.client.host if request.client else None,
+                principal=principal,
+                auth_error=auth_error,
+            )
         finally:
             await uow.close()
 
@@ -86,6 +104,26 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def authenticate(
+    auth: AuthService, uow: SqlAlchemyUnitOfWork, request: Request
+) -> tuple[Principal | None, DomainError | None]:
+    """The caller of a request with a bearer token, or why the token was refused."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None, None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, Unauthenticated("The Authorization header must be 'Bearer <access token>'.")
+    try:
+        return await auth.authenticate(uow, token.strip()), None
+    except Unauthenticated as error:
+        return None, error
+    except Exception:
+        # The database failed while loading the caller: answer cleanly, keep the trace in the log.
+        log.exception("authentication failed")
+        return None, ServiceUnavailable("The service is temporarily unavailable; retry later.")
 
 
 def _add_pages(

@@ -1,23 +1,52 @@
-"""The typed per-request context: settings, unit of work, loaders and request id."""
+"""The typed per-request context: settings, unit of work, loaders, caller and request id."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as _Info
 
+from auth.admin import UserAdmin
+from auth.rbac import Principal
+from auth.service import AuthService
 from config.settings import Settings
+from domain.errors import DomainError
 from graph.dataloaders import Loaders
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Collaborators built once by `create_app` and shared by every request."""
+
+    settings: Settings
+    auth: AuthService
+    admin: UserAdmin
 
 
 class Context(BaseContext):
     """What every resolver may use; built by `create_app`'s context getter."""
 
-    def __init__(self, *, settings: Settings, uow: SqlAlchemyUnitOfWork, request_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        services: Services,
+        uow: SqlAlchemyUnitOfWork,
+        request_id: str,
+        client_ip: str | None = None,
+        principal: Principal | None = None,
+        auth_error: DomainError | None = None,
+    ) -> None:
         super().__init__()
-        self.settings = settings
+        self.services = services
+        self.settings = services.settings
         self.uow = uow
         self.request_id = request_id
+        self.client_ip = client_ip
+        self.principal = principal
+        # Why a presented token was refused; reported only where a field needs a caller.
+        self.auth_error = auth_error
         self.loaders = Loaders(uow)
 
 

@@ -8,12 +8,14 @@ from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 
+from auth.ports import IdentityRepository, Role
 from domain.customers.model import Customer
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWork
 from domain.products.model import Product
 from domain.tasks.model import Task, TaskFilter
 from domain.users.model import User
+from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 E = TypeVar("E")
 K = TypeVar("K", bound=Hashable)
@@ -95,11 +97,24 @@ class ProductsByTaskLoader(DataLoader[int, list[Product]]):
         return [found.get(key, []) for key in keys]
 
 
+class RolesByUserLoader(DataLoader[int, list[Role]]):
+    """Each user's roles, by name."""
+
+    def __init__(self, identity: IdentityRepository) -> None:
+        super().__init__()
+        self._identity = identity
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Role]]:
+        found = await self._identity.roles_of_users(keys)
+        return [found.get(key, []) for key in keys]
+
+
 class Loaders:
     """Every loader of one request; built per request so caches never outlive it."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
         tasks = uow.tasks
+        self.roles_by_user = RolesByUserLoader(uow.identity)
         self.product_by_id = ProductByIdLoader(uow.products.get_many)
         self.customer_by_id = CustomerByIdLoader(uow.customers.get_many)
         self.user_by_id = UserByIdLoader(uow.users.get_many)

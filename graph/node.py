@@ -7,22 +7,35 @@ from typing import Any
 
 import strawberry
 
+from auth.rbac import Module
 from domain.errors import InvalidInput
 from graph.context import Context, Info, context_of
 from graph.customers.types import customer_node
+from graph.permissions import IsAuthenticated, guard, principal_of, require
 from graph.products.types import product_node
 from graph.relay import Node, decode_global_id
 from graph.tasks.types import task_node
-from graph.users.types import user_node
+from graph.users.types import role_node, user_node
 
 Fetch = Callable[[Context, int], Awaitable[Any]]
 
-# Type name -> (load by key, map to GraphQL type).
-_RESOLVERS: dict[str, tuple[Fetch, Callable[[Any], Node]]] = {
-    "Product": (lambda ctx, pk: ctx.loaders.product_by_id.load(pk), product_node),
-    "Customer": (lambda ctx, pk: ctx.loaders.customer_by_id.load(pk), customer_node),
-    "Task": (lambda ctx, pk: ctx.loaders.task_by_id.load(pk), task_node),
-    "User": (lambda ctx, pk: ctx.loaders.user_by_id.load(pk), user_node),
+
+async def _role(ctx: Context, pk: int) -> Any:
+    found = await ctx.uow.identity.roles_by_id([pk])
+    return found[0] if found else None
+
+
+# Type name -> (module whose READ it needs, load by key, map to GraphQL type).
+_RESOLVERS: dict[str, tuple[Module, Fetch, Callable[[Any], Node]]] = {
+    "Product": (Module.PRODUCTS, lambda ctx, pk: ctx.loaders.product_by_id.load(pk), product_node),
+    "Customer": (
+        Module.CUSTOMERS,
+        lambda ctx, pk: ctx.loaders.customer_by_id.load(pk),
+        customer_node,
+    ),
+    "Task": (Module.TASKS, lambda ctx, pk: ctx.loaders.task_by_id.load(pk), task_node),
+    "User": (Module.USERS, lambda ctx, pk: ctx.loaders.user_by_id.load(pk), user_node),
+    "Role": (Module.USERS, _role, role_node),
 }
 
 
@@ -30,12 +43,15 @@ _RESOLVERS: dict[str, tuple[Fetch, Callable[[Any], Node]]] = {
 class NodeQueries:
     """Object identification."""
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(IsAuthenticated()))
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        """Any object by global ID; null when it does not exist."""
+        """Any object by global ID, under the same permission as its typed query."""
         type_name, pk = decode_global_id(id)
         if type_name not in _RESOLVERS:
             raise InvalidInput("Unknown ID type.", fields={"id": "is not the ID of a node"})
-        fetch, to_node = _RESOLVERS[type_name]
+        module, fetch, to_node = _RESOLVERS[type_name]
+        # Your own user record is readable without USERS, as through `me`.
+        if not (type_name == "User" and pk == principal_of(info).user_id):
+            require(info, module)
         found = await fetch(context_of(info), pk)
         return None if found is None else to_node(found)

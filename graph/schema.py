@@ -11,6 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
 from graph.customers.queries import CustomerQueries
 from graph.errors import ErrorMapping, is_expected, map_errors
@@ -20,6 +21,7 @@ from graph.products.queries import ProductQueries
 from graph.scalars import SCALAR_MAP
 from graph.tasks.mutations import TaskMutations
 from graph.tasks.queries import TaskQueries
+from graph.users.mutations import UserMutations
 from graph.users.queries import UserQueries
 
 log = structlog.get_logger("graph")
@@ -31,7 +33,7 @@ class Query(NodeQueries, ProductQueries, CustomerQueries, TaskQueries, UserQueri
 
 
 @strawberry.type
-class Mutation(ProductMutations, CustomerMutations, TaskMutations):
+class Mutation(AuthMutations, ProductMutations, CustomerMutations, TaskMutations, UserMutations):
     """Every write."""
 
 

@@ -63,6 +63,10 @@ class UserModel(TimestampMixin, Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     is_superuser: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Null means the user cannot log in (e.g. an assignee created by an import).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Access tokens issued before this instant are refused (password, role or status change).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ProductModel(TimestampMixin, Base):
@@ -148,3 +152,66 @@ class TaskProductModel(Base):
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="RESTRICT"), primary_key=True, index=True
     )
+
+
+class RoleModel(TimestampMixin, Base):
+    """A named set of module grants."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(String(500))
+
+
+class RoleGrantModel(Base):
+    """One module granted to a role; READ is implied, the flags are the write actions."""
+
+    __tablename__ = "role_grants"
+
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True
+    )
+    module: Mapped[str] = mapped_column(String(16), primary_key=True)
+    can_create: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    can_update: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    can_delete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
+class UserRoleModel(Base):
+    """A role assigned to a user."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_id: Mapped[int] = mapped_column(
+        ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RefreshTokenModel(Base):
+    """A refresh token, stored only as its hash; rotation links tokens into a family."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    family_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RevokedTokenModel(Base):
+    """A revoked access token (by jti), kept until the token would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)

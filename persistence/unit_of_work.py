@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from domain.errors import Conflict
+from persistence.identity import SqlAlchemyIdentityRepository
 from persistence.repositories import (
     SqlAlchemyCustomerRepository,
     SqlAlchemyProductRepository,
@@ -35,6 +36,7 @@ class SqlAlchemyUnitOfWork:
         self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
         self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
         self.users = SqlAlchemyUserRepository(self.session, self._lock)
+        self.identity = SqlAlchemyIdentityRepository(self.session, self._lock)
 
     async def __aenter__(self) -> Self:
         self._committed = False

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,10 +21,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from auth.passwords import PasswordHasher
 from config.settings import Settings
 from graph.app import create_app
 from persistence.database import create_engine, create_session_factory
-from persistence.models import Base
+from persistence.models import Base, UserModel
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -148,11 +150,16 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 class GraphQLClient:
-    """Posts GraphQL over HTTP like an SPA does."""
+    """Posts GraphQL over HTTP like an SPA does, with a bearer token when it has one."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
         self.http = http
+        self.token = token
         self.last_response: httpx.Response | None = None
+
+    def as_token(self, token: str | None) -> GraphQLClient:
+        """The same client acting with another token (None: anonymous)."""
+        return GraphQLClient(self.http, token)
 
     async def __call__(
         self,
@@ -166,7 +173,10 @@ class GraphQLClient:
         body: dict[str, Any] = {"query": query, "variables": variables or {}}
         if operation_name:
             body["operationName"] = operation_name
-        response = await self.http.post("/graphql", json=body, headers=headers or {})
+        sent = dict(headers or {})
+        if self.token and not any(k.lower() == "authorization" for k in sent):
+            sent["Authorization"] = f"Bearer {self.token}"
+        response = await self.http.post("/graphql", json=body, headers=sent)
         self.last_response = response
         assert response.headers["content-type"].startswith("application/json"), response.text
         result: dict[str, Any] = response.json()
@@ -190,7 +200,63 @@ class GraphQLClient:
         return first
 
 
+SUPERUSER_EMAIL = "root@test.example"
+SUPERUSER_PASSWORD = "root-password-for-tests"  # noqa: S105
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """The superuser's password hash, computed once (argon2 is slow on purpose)."""
+    return PasswordHasher().hash(SUPERUSER_PASSWORD)
+
+
+async def add_login_user(
+    engine: AsyncEngine,
+    *,
+    email: str,
+    password_hash: str,
+    is_superuser: bool = False,
+    is_active: bool = True,
+) -> int:
+    """Insert a user who can log in; returns the id."""
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            insert(UserModel.__table__)
+            .values(
+                email=email,
+                full_name=email.split("@")[0],
+                password_hash=password_hash,
+                is_superuser=is_superuser,
+                is_active=is_active,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(UserModel.__table__.c.id)
+        )
+        return int(result.scalar_one())
+
+
+def token_for(app: Any, user_id: int) -> str:
+    """A valid access token for `user_id`, signed by the app's own codec."""
+    return str(app.state.services.auth.codec.issue_access(user_id).token)
+
+
 @pytest.fixture
-def gql(client: httpx.AsyncClient) -> GraphQLClient:
-    """GraphQL over HTTP through the real app."""
+async def superuser_id(engine: AsyncEngine, password_hash: str) -> int:
+    """A superuser, created for the test."""
+    return await add_login_user(
+        engine, email=SUPERUSER_EMAIL, password_hash=password_hash, is_superuser=True
+    )
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient, app: Any, superuser_id: int) -> GraphQLClient:
+    """GraphQL over HTTP through the real app, as a superuser."""
+    return GraphQLClient(client, token_for(app, superuser_id))
+
+
+@pytest.fixture
+def anonymous(client: httpx.AsyncClient) -> GraphQLClient:
+    """GraphQL over HTTP through the real app, without a token."""
     return GraphQLClient(client)

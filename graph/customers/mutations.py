@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Action, Module
 from domain.customers import service
 from domain.customers.model import CustomerPatch
 from graph.common import DeletePayload, given
@@ -15,6 +16,7 @@ from graph.customers.types import (
     UpdateCustomerInput,
     customer_node,
 )
+from graph.permissions import CanWrite, guard
 from graph.relay import decode_id_of
 
 
@@ -22,7 +24,7 @@ from graph.relay import decode_id_of
 class CustomerMutations:
     """Changes to customers."""
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.CUSTOMERS, Action.CREATE)))
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
         """Add a customer."""
         customer = await service.create_customer(
@@ -34,7 +36,7 @@ class CustomerMutations:
         )
         return CustomerPayload(customer=customer_node(customer))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.CUSTOMERS, Action.UPDATE)))
     async def update_customer(
         self, info: Info, id: strawberry.ID, input: UpdateCustomerInput
     ) -> CustomerPayload:
@@ -53,7 +55,7 @@ class CustomerMutations:
         )
         return CustomerPayload(customer=customer_node(customer))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.CUSTOMERS, Action.DELETE)))
     async def delete_customer(self, info: Info, id: strawberry.ID) -> DeletePayload:
         """Delete a customer that has no tasks."""
         await service.delete_customer(context_of(info).uow, decode_id_of(id, TYPE_NAME))

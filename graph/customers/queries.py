@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Module
 from domain.customers import service
 from domain.customers.model import ORDER_FIELDS
 from domain.customers.model import CustomerFilter as CustomerCriteria
@@ -17,6 +18,7 @@ from graph.customers.types import (
     CustomerType,
     customer_node,
 )
+from graph.permissions import CanRead, guard
 from graph.relay import Connection, build_connection, decode_id_of
 
 
@@ -30,13 +32,13 @@ def _criteria(f: CustomerFilter | None) -> CustomerCriteria:
 class CustomerQueries:
     """Read access to customers."""
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.CUSTOMERS)))
     async def customer(self, info: Info, id: strawberry.ID) -> CustomerType | None:
         """One customer by ID; null when it does not exist."""
         found = await context_of(info).loaders.customer_by_id.load(decode_id_of(id, TYPE_NAME))
         return None if found is None else customer_node(found)
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.CUSTOMERS)))
     async def customers(
         self,
         info: Info,

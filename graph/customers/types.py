@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from auth.rbac import Module
 from domain.customers.model import Customer
 from graph.common import SortDirection
 from graph.context import Info, context_of
+from graph.permissions import CanRead, guard
 from graph.relay import Connection, Node, build_connection, encode_global_id
 from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
 
@@ -34,7 +36,10 @@ class CustomerType(Node):
     updated_at: datetime
     pk: strawberry.Private[int]
 
-    @strawberry.field(description="Null, with a FORBIDDEN error at this path, without TASKS read.")
+    @strawberry.field(
+        description="Null, with a FORBIDDEN error at this path, without TASKS read.",
+        extensions=guard(CanRead(Module.TASKS)),
+    )
     async def tasks(
         self,
         info: Info,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Action, Module
 from domain.products import service
 from domain.products.model import ProductPatch
 from graph.common import DeletePayload, given
 from graph.context import Info, context_of
+from graph.permissions import CanWrite, guard
 from graph.products.types import (
     TYPE_NAME,
     CreateProductInput,
@@ -22,7 +24,7 @@ from graph.relay import decode_id_of
 class ProductMutations:
     """Changes to products."""
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.PRODUCTS, Action.CREATE)))
     async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
         """Add a product."""
         product = await service.create_product(
@@ -36,7 +38,7 @@ class ProductMutations:
         )
         return ProductPayload(product=product_node(product))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.PRODUCTS, Action.UPDATE)))
     async def update_product(
         self, info: Info, id: strawberry.ID, input: UpdateProductInput
     ) -> ProductPayload:
@@ -57,7 +59,7 @@ class ProductMutations:
         )
         return ProductPayload(product=product_node(product))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.PRODUCTS, Action.DELETE)))
     async def delete_product(self, info: Info, id: strawberry.ID) -> DeletePayload:
         """Delete a product that no task uses."""
         await service.delete_product(context_of(info).uow, decode_id_of(id, TYPE_NAME))

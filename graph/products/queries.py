@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Module
 from domain.pagination import PageRequest
 from domain.products import service
 from domain.products.model import ORDER_FIELDS
 from domain.products.model import ProductFilter as ProductCriteria
 from graph.common import sort_keys
 from graph.context import Info, context_of
+from graph.permissions import CanRead, guard
 from graph.products.types import (
     TYPE_NAME,
     ProductFilter,
@@ -36,13 +38,13 @@ def _criteria(f: ProductFilter | None) -> ProductCriteria:
 class ProductQueries:
     """Read access to products."""
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.PRODUCTS)))
     async def product(self, info: Info, id: strawberry.ID) -> ProductType | None:
         """One product by ID; null when it does not exist."""
         found = await context_of(info).loaders.product_by_id.load(decode_id_of(id, TYPE_NAME))
         return None if found is None else product_node(found)
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.PRODUCTS)))
     async def products(
         self,
         info: Info,

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from auth.rbac import Module
 from domain.pagination import PageRequest
 from domain.products.model import Product
 from domain.tasks.model import ORDER_FIELDS as TASK_ORDER_FIELDS
 from graph.common import SortDirection
 from graph.context import Info, context_of
+from graph.permissions import CanRead, guard
 from graph.relay import Connection, Node, build_connection, encode_global_id
 
 if TYPE_CHECKING:
@@ -42,7 +44,8 @@ class ProductType(Node):
         description=(
             "Tasks that involve this product. "
             "Null, with a FORBIDDEN error at this path, without TASKS read."
-        )
+        ),
+        extensions=guard(CanRead(Module.TASKS)),
     )
     async def tasks(
         self,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Action, Module
 from domain.tasks import service
 from domain.tasks.model import TaskPatch
 from graph.common import DeletePayload, given
 from graph.context import Info, context_of
+from graph.permissions import CanWrite, guard
 from graph.relay import decode_id_of, decode_ids_of
 from graph.tasks.inputs import CreateTaskInput, UpdateTaskInput
 from graph.tasks.types import TYPE_NAME, TaskPayload, task_node
@@ -24,7 +26,7 @@ def _optional_ref(value: object, type_name: str, field: str) -> object:
 class TaskMutations:
     """Changes to tasks."""
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.TASKS, Action.CREATE)))
     async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
         """Add a task."""
         task = await service.create_task(
@@ -40,7 +42,7 @@ class TaskMutations:
         )
         return TaskPayload(task=task_node(task))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.TASKS, Action.UPDATE)))
     async def update_task(
         self, info: Info, id: strawberry.ID, input: UpdateTaskInput
     ) -> TaskPayload:
@@ -66,7 +68,7 @@ class TaskMutations:
         )
         return TaskPayload(task=task_node(task))
 
-    @strawberry.mutation
+    @strawberry.mutation(extensions=guard(CanWrite(Module.TASKS, Action.DELETE)))
     async def delete_task(self, info: Info, id: strawberry.ID) -> DeletePayload:
         """Delete a task and its product links."""
         await service.delete_task(context_of(info).uow, decode_id_of(id, TYPE_NAME))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.rbac import Module
 from domain.tasks import service
 from graph.context import Info, context_of
+from graph.permissions import CanRead, guard
 from graph.relay import Connection, build_connection, decode_id_of
 from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
 from graph.tasks.types import TYPE_NAME, TaskType, task_node
@@ -15,13 +17,13 @@ from graph.tasks.types import TYPE_NAME, TaskType, task_node
 class TaskQueries:
     """Read access to tasks."""
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.TASKS)))
     async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
         """One task by ID; null when it does not exist."""
         found = await context_of(info).loaders.task_by_id.load(decode_id_of(id, TYPE_NAME))
         return None if found is None else task_node(found)
 
-    @strawberry.field
+    @strawberry.field(extensions=guard(CanRead(Module.TASKS)))
     async def tasks(
         self,
         info: Info,

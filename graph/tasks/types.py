@@ -6,9 +6,11 @@ import datetime
 
 import strawberry
 
+from auth.rbac import Module
 from domain.tasks.model import Task, TaskPriority, TaskStatus
 from graph.context import Info, context_of
 from graph.customers.types import CustomerType, customer_node
+from graph.permissions import CanRead, CanReadOrIsSelf, guard
 from graph.products.types import ProductType, product_node
 from graph.relay import Node, encode_global_id
 from graph.tasks import inputs as _inputs  # noqa: F401 - registers the task enums
@@ -37,7 +39,8 @@ class TaskType(Node):
     @strawberry.field(
         description=(
             "Null when unset; null with a FORBIDDEN error at this path without CUSTOMERS read."
-        )
+        ),
+        extensions=guard(CanRead(Module.CUSTOMERS)),
     )
     async def customer(self, info: Info) -> CustomerType | None:
         if self.customer_pk is None:
@@ -49,7 +52,8 @@ class TaskType(Node):
         description=(
             "Null when unset; null with a FORBIDDEN error at this path without USERS read, "
             "unless it is the viewer."
-        )
+        ),
+        extensions=guard(CanReadOrIsSelf(Module.USERS, "assignee_pk")),
     )
     async def assignee(self, info: Info) -> UserType | None:
         if self.assignee_pk is None:
@@ -57,7 +61,10 @@ class TaskType(Node):
         found = await context_of(info).loaders.user_by_id.load(self.assignee_pk)
         return None if found is None else user_node(found)
 
-    @strawberry.field(description="Null with a FORBIDDEN error at this path without PRODUCTS read.")
+    @strawberry.field(
+        description="Null with a FORBIDDEN error at this path without PRODUCTS read.",
+        extensions=guard(CanRead(Module.PRODUCTS)),
+    )
     async def products(self, info: Info) -> list[ProductType] | None:
         found = await context_of(info).loaders.products_by_task.load(self.pk)
         return [product_node(product) for product in found]

@@ -1,15 +1,78 @@
-"""User GraphQL types."""
+"""User, role and grant GraphQL types."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
+from auth.ports import Role
+from auth.rbac import Action as RbacAction
+from auth.rbac import Grant, Module
 from domain.users.model import User
+from graph.context import Info, context_of
+from graph.permissions import CanReadOrIsSelf, guard
 from graph.relay import Node, encode_global_id
 
 TYPE_NAME = "User"
+ROLE_TYPE_NAME = "Role"
+
+strawberry.enum(Module, name="Module", description="A business area permissions are granted on.")
+
+
+@strawberry.enum(
+    name="Action",
+    description=(
+        "Granting a module to a role grants READ on it implicitly; these are the write actions."
+    ),
+)
+class Action(Enum):
+    """The write actions, as clients name them."""
+
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+
+    def to_rbac(self) -> RbacAction:
+        """The RBAC action of the same name."""
+        return RbacAction[self.name]
+
+
+@strawberry.type
+class ModuleGrant:
+    """A module granted to a role, with its write actions."""
+
+    module: Module
+    actions: list[Action]
+
+
+@strawberry.type(name="Role")
+class RoleType(Node):
+    """A named set of module grants."""
+
+    id: strawberry.ID
+    name: str
+    description: str | None
+    grants: list[ModuleGrant]
+
+
+def grant_node(grant: Grant) -> ModuleGrant:
+    """Map an RBAC grant to its GraphQL type, actions in a stable order."""
+    actions = [
+        Action[a.name] for a in RbacAction if a in grant.actions and a is not RbacAction.READ
+    ]
+    return ModuleGrant(module=grant.module, actions=actions)
+
+
+def role_node(role: Role) -> RoleType:
+    """Map a stored role to its GraphQL type."""
+    return RoleType(
+        id=encode_global_id(ROLE_TYPE_NAME, role.id),
+        name=role.name,
+        description=role.description,
+        grants=[grant_node(grant) for grant in role.grants],
+    )
 
 
 @strawberry.type(name="User")
@@ -24,6 +87,12 @@ class UserType(Node):
     created_at: datetime
     pk: strawberry.Private[int]
 
+    @strawberry.field(extensions=guard(CanReadOrIsSelf(Module.USERS, "pk")))
+    async def roles(self, info: Info) -> list[RoleType]:
+        """The user's roles, by name."""
+        roles = await context_of(info).loaders.roles_by_user.load(self.pk)
+        return [role_node(role) for role in roles]
+
 
 def user_node(user: User) -> UserType:
     """Map a domain user to its GraphQL type."""
@@ -36,3 +105,69 @@ def user_node(user: User) -> UserType:
         created_at=user.created_at,
         pk=user.id,
     )
+
+
+@strawberry.input
+class ModuleGrantInput:
+    """A module to grant, with its write actions (READ is implied)."""
+
+    module: Module
+    actions: list[Action] = strawberry.field(default_factory=list)
+
+    def to_grant(self) -> Grant:
+        """The RBAC grant this input describes."""
+        return Grant(self.module, frozenset(action.to_rbac() for action in self.actions))
+
+
+@strawberry.input
+class CreateUserInput:
+    """A new user with a password and roles."""
+
+    email: str
+    password: str
+    full_name: str | None = None
+    is_superuser: bool = False
+    role_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateUserInput:
+    """A partial update of a user."""
+
+    full_name: str | None = strawberry.UNSET
+    is_active: bool | None = strawberry.UNSET
+    is_superuser: bool | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateRoleInput:
+    """A new role."""
+
+    name: str
+    description: str | None = None
+    grants: list[ModuleGrantInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateRoleInput:
+    """A partial update of a role."""
+
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    grants: list[ModuleGrantInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the whole set when given."
+    )
+
+
+@strawberry.type
+class UserPayload:
+    """The user a mutation created or changed."""
+
+    user: UserType
+
+
+@strawberry.type
+class RolePayload:
+    """The role a mutation created or changed."""
+
+    role: RoleType

@@ -60,8 +60,10 @@ async def test_given_the_database_is_down_when_readyz_is_asked_then_503_with_a_r
 async def test_given_the_database_is_down_when_queried_then_the_error_is_masked(
     capsys: pytest.CaptureFixture[str], broken_db_client: httpx.AsyncClient
 ) -> None:
+    # login needs no token, so the request reaches the database and fails there.
     response = await broken_db_client.post(
-        "/graphql", json={"query": "{ products { edges { node { id } } } }"}
+        "/graphql",
+        json={"query": 'mutation { login(email: "a@b.example", password: "x") { accessToken } }'},
     )
     assert response.status_code == 200
     error = response.json()["errors"][0]
@@ -168,7 +170,9 @@ async def test_given_database_echo_when_a_query_runs_then_sql_is_logged_with_the
         async with await _client_for(settings, engine) as http:
             await http.post(
                 "/graphql",
-                json={"query": "{ products { edges { node { id } } } }"},
+                json={
+                    "query": 'mutation { login(email: "a@b.example", password: "x") { tokenType } }'
+                },
                 headers={"X-Request-ID": "echo-1"},
             )
     finally:
@@ -177,7 +181,7 @@ async def test_given_database_echo_when_a_query_runs_then_sql_is_logged_with_the
         json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
     ]
     sql = [line for line in lines if line.get("event") == "sql"]
-    assert any("FROM products" in line["statement"] for line in sql)
+    assert any("FROM users" in line["statement"] for line in sql)
     assert all(line["request_id"] == "echo-1" for line in sql)
 
 

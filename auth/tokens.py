@@ -1,0 +1,131 @@
+"""JWT access tokens and opaque refresh tokens.
+
+Decoding pins the algorithm list and requires every claim, so `alg: none`, algorithm
+confusion (an HS256 token signed with an RS256 public key), a wrong audience or issuer,
+a missing claim, a future `nbf` and a refresh token used as an access token all fail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import jwt
+
+from domain.errors import Unauthenticated
+
+ACCESS_TYPE: Final = "access"
+REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "nbf", "iss", "aud", "jti", "typ")
+# ASCII digits only (str.isdigit() also accepts "²" and Arabic-Indic digits), within 32 bits.
+_SUBJECT: Final = re.compile(r"[1-9][0-9]{0,9}")
+MAX_JTI_LENGTH: Final = 64
+INVALID_TOKEN: Final = "The access token is invalid or expired."  # noqa: S105
+
+
+@dataclass(frozen=True, slots=True)
+class TokenConfig:
+    """What signing and checking need; built from the settings by the composition root."""
+
+    algorithm: str
+    signing_key: str
+    verifying_key: str
+    issuer: str
+    audience: str
+    access_ttl_seconds: int
+    refresh_ttl_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The checked claims of an access token."""
+
+    user_id: int
+    jti: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    """A signed access token and what the server must remember of it."""
+
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+class TokenCodec:
+    """Signs and checks access tokens; makes and hashes refresh tokens."""
+
+    def __init__(self, config: TokenConfig) -> None:
+        self.config = config
+
+    def issue_access(self, user_id: int, *, now: datetime | None = None) -> IssuedAccessToken:
+        """A signed access token for `user_id`."""
+        issued = now or datetime.now(UTC)
+        expires = issued + timedelta(seconds=self.config.access_ttl_seconds)
+        jti = uuid.uuid4().hex
+        claims = {
+            "sub": str(user_id),
+            # Fractional seconds, so a token issued just after a revocation is not mistaken
+            # for one issued before it within the same second.
+            "iat": issued.timestamp(),
+            "nbf": issued.timestamp(),
+            "exp": expires,
+            "iss": self.config.issuer,
+            "aud": self.config.audience,
+            "jti": jti,
+            "typ": ACCESS_TYPE,
+        }
+        token = jwt.encode(claims, self.config.signing_key, algorithm=self.config.algorithm)
+        return IssuedAccessToken(token=token, jti=jti, expires_at=expires)
+
+    def decode_access(self, token: str) -> AccessClaims:
+        """The claims of a valid access token; anything else is `Unauthenticated`."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self.config.verifying_key,
+                algorithms=[self.config.algorithm],
+                audience=self.config.audience,
+                issuer=self.config.issuer,
+                options={"require": list(REQUIRED_CLAIMS)},
+                leeway=5,
+            )
+        except jwt.PyJWTError:
+            raise Unauthenticated(INVALID_TOKEN) from None
+        subject = claims["sub"]
+        if (
+            claims["typ"] != ACCESS_TYPE
+            or claims["iss"] != self.config.issuer
+            or not isinstance(subject, str)
+            or not _SUBJECT.fullmatch(subject)
+            or not isinstance(claims["jti"], str)
+            or len(claims["jti"]) > MAX_JTI_LENGTH
+        ):
+            raise Unauthenticated(INVALID_TOKEN)
+        try:
+            return AccessClaims(
+                user_id=int(subject),
+                jti=claims["jti"],
+                issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
+        except (ValueError, OverflowError, OSError):
+            # A far-future `exp` can pass PyJWT yet not fit in a datetime.
+            raise Unauthenticated(INVALID_TOKEN) from None
+
+    @staticmethod
+    def new_refresh_token() -> str:
+        """An opaque, unguessable refresh token (only its hash is ever stored)."""
+        return secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash_refresh_token(token: str) -> str:
+        """The stored form of a refresh token."""
+        return hashlib.sha256(token.encode()).hexdigest()

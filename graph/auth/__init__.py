@@ -1,0 +1,1 @@
+"""GraphQL adapter of authentication: login, token refresh, logout, password change."""

@@ -1,0 +1,80 @@
+"""Authentication mutations; `login` and `refreshToken` are the only anonymous fields."""
+
+from __future__ import annotations
+
+import strawberry
+
+from auth.service import TOKEN_TYPE, Session
+from graph.context import Info, context_of
+from graph.permissions import IsAuthenticated, guard, principal_of
+from graph.users.types import UserType, user_node
+
+
+@strawberry.type
+class AuthPayload:
+    """A fresh token pair."""
+
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int = strawberry.field(description="Seconds until the access token expires.")
+    user: UserType
+
+
+def _payload(session: Session) -> AuthPayload:
+    return AuthPayload(
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+        token_type=TOKEN_TYPE,
+        expires_in=session.expires_in,
+        user=user_node(session.user),
+    )
+
+
+@strawberry.type
+class AuthMutations:
+    """Sessions."""
+
+    @strawberry.mutation
+    async def login(self, info: Info, email: str, password: str) -> AuthPayload:
+        """Exchange credentials for tokens; throttled per email and per client IP."""
+        ctx = context_of(info)
+        session = await ctx.services.auth.login(
+            ctx.uow, email=email, password=password, ip=ctx.client_ip
+        )
+        return _payload(session)
+
+    @strawberry.mutation(
+        description=(
+            "Rotates: the presented refresh token is spent; "
+            "presenting it again revokes its whole family."
+        )
+    )
+    async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
+        ctx = context_of(info)
+        return _payload(await ctx.services.auth.refresh(ctx.uow, refresh_token=refresh_token))
+
+    @strawberry.mutation(
+        extensions=guard(IsAuthenticated()),
+        description=(
+            "Revokes the calling access token and, when given, that refresh token's family."
+        ),
+    )
+    async def logout(self, info: Info, refresh_token: str | None = None) -> bool:
+        ctx = context_of(info)
+        await ctx.services.auth.logout(ctx.uow, principal_of(info), refresh_token=refresh_token)
+        return True
+
+    @strawberry.mutation(
+        extensions=guard(IsAuthenticated()),
+        description="Revokes every token issued to the caller before the change.",
+    )
+    async def change_password(self, info: Info, current_password: str, new_password: str) -> bool:
+        ctx = context_of(info)
+        await ctx.services.auth.change_password(
+            ctx.uow,
+            principal_of(info),
+            current_password=current_password,
+            new_password=new_password,
+        )
+        return True

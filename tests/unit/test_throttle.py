@@ -1,0 +1,288 @@
+"""Login throttling per email and per IP, on the in-memory counter with a manual clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from auth.throttle import (
+    FailureCounter,
+    LoginThrottle,
+    MemoryFailureCounter,
+    ThrottlePolicy,
+    TooManyRequests,
+)
+from domain.errors import ErrorCode
+
+WINDOW = 900
+EMAIL = "alice@example.com"
+IP = "203.0.113.7"
+
+
+class ManualClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds
+
+
+class RecordingCounter:
+    """The memory counter, remembering every key it was asked about."""
+
+    def __init__(self, inner: MemoryFailureCounter) -> None:
+        self.inner = inner
+        self.keys: set[str] = set()
+
+    async def failures(self, key: str, window_seconds: int) -> tuple[int, float]:
+        """Delegates, recording the key."""
+        self.keys.add(key)
+        return await self.inner.failures(key, window_seconds)
+
+    async def record_failure(self, key: str, window_seconds: int) -> None:
+        """Delegates, recording the key."""
+        self.keys.add(key)
+        await self.inner.record_failure(key, window_seconds)
+
+    async def reset(self, key: str) -> None:
+        """Delegates, recording the key."""
+        self.keys.add(key)
+        await self.inner.reset(key)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Time under the test's control."""
+    return ManualClock()
+
+
+@pytest.fixture
+def counter(clock: ManualClock) -> RecordingCounter:
+    """An in-memory counter on the manual clock, recording its keys."""
+    return RecordingCounter(MemoryFailureCounter(clock=clock))
+
+
+@pytest.fixture
+def throttle(counter: RecordingCounter) -> LoginThrottle:
+    """The default policy: 5 per email, 20 per IP, in 15 minutes."""
+    return LoginThrottle(counter, ThrottlePolicy())
+
+
+async def fail(
+    throttle: LoginThrottle, times: int, *, email: str = EMAIL, ip: str | None = IP
+) -> None:
+    """Record `times` failed logins, checking before each like the login service does."""
+    for _ in range(times):
+        await throttle.check(email, ip)
+        await throttle.failed(email, ip)
+
+
+def retry_after(caught: pytest.ExceptionInfo[TooManyRequests]) -> int:
+    """The retry hint of a refusal."""
+    seconds = caught.value.details["retryAfter"]
+    assert isinstance(seconds, int)
+    return seconds
+
+
+def test_the_default_policy_is_5_per_email_and_20_per_ip_in_15_minutes() -> None:
+    assert ThrottlePolicy() == ThrottlePolicy(max_per_email=5, max_per_ip=20, window_seconds=WINDOW)
+
+
+# ---------------------------------------------------------------- per email
+
+
+async def test_given_4_failures_for_an_email_when_checked_then_allowed(
+    throttle: LoginThrottle,
+) -> None:
+    await fail(throttle, 4)
+
+    await throttle.check(EMAIL, IP)
+
+
+async def test_given_5_failures_for_an_email_when_checked_then_refused_with_the_remaining_window(
+    throttle: LoginThrottle, clock: ManualClock
+) -> None:
+    for _ in range(5):
+        await fail(throttle, 1)
+        clock.advance(10)
+    # The oldest failure is 50 s old, so it leaves the window in 850 s.
+
+    with pytest.raises(TooManyRequests) as caught:
+        await throttle.check(EMAIL, IP)
+
+    assert caught.value.code is ErrorCode.TOO_MANY_REQUESTS
+    assert retry_after(caught) == WINDOW - 50
+    assert str(WINDOW - 50) in caught.value.message
+
+
+async def test_given_a_block_about_to_end_when_checked_then_retry_after_is_at_least_1(
+    throttle: LoginThrottle, clock: ManualClock
+) -> None:
+    await fail(throttle, 5)
+    clock.advance(WINDOW - 0.25)
+
+    with pytest.raises(TooManyRequests) as caught:
+        await throttle.check(EMAIL, IP)
+
+    assert retry_after(caught) == 1
+
+
+async def test_given_a_blocked_email_when_the_window_passes_then_allowed_again(
+    throttle: LoginThrottle, clock: ManualClock
+) -> None:
+    await fail(throttle, 5)
+    with pytest.raises(TooManyRequests) as caught:
+        await throttle.check(EMAIL, IP)
+
+    clock.advance(retry_after(caught))
+
+    await throttle.check(EMAIL, IP)
+
+
+async def test_given_failures_spread_over_time_when_the_oldest_leaves_then_one_more_is_allowed(
+    throttle: LoginThrottle, clock: ManualClock
+) -> None:
+    await fail(throttle, 1)
+    clock.advance(100)
+    await fail(throttle, 4)
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, IP)
+
+    clock.advance(WINDOW - 100)  # only the first failure has left the sliding window
+    await throttle.check(EMAIL, IP)
+    await throttle.failed(EMAIL, IP)
+
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, IP)
+
+
+async def test_given_a_blocked_email_when_another_email_logs_in_from_elsewhere_then_allowed(
+    throttle: LoginThrottle,
+) -> None:
+    await fail(throttle, 5)
+
+    await throttle.check("bob@example.com", "198.51.100.1")
+
+
+async def test_given_a_blocked_email_when_tried_from_a_new_ip_then_still_refused(
+    throttle: LoginThrottle,
+) -> None:
+    await fail(throttle, 5)
+
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, "198.51.100.1")
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, None)
+
+
+# ---------------------------------------------------------------- per IP
+
+
+async def test_given_20_failures_from_one_ip_across_emails_when_checked_then_the_ip_is_blocked(
+    throttle: LoginThrottle,
+) -> None:
+    for number in range(20):
+        await fail(throttle, 1, email=f"user{number}@example.com")
+
+    with pytest.raises(TooManyRequests) as caught:
+        await throttle.check("fresh@example.com", IP)
+
+    assert retry_after(caught) == WINDOW
+    await throttle.check("fresh@example.com", "198.51.100.1")
+
+
+async def test_given_19_failures_from_one_ip_when_checked_then_allowed(
+    throttle: LoginThrottle,
+) -> None:
+    for number in range(19):
+        await fail(throttle, 1, email=f"user{number}@example.com")
+
+    await throttle.check("fresh@example.com", IP)
+
+
+async def test_given_no_ip_when_failures_are_recorded_then_only_the_email_counts(
+    throttle: LoginThrottle, counter: RecordingCounter
+) -> None:
+    await fail(throttle, 4, ip=None)
+
+    await throttle.check(EMAIL, None)
+    assert not any(key.startswith("ip:") for key in counter.keys)
+
+
+# ---------------------------------------------------------------- success
+
+
+async def test_given_failures_when_a_login_succeeds_then_the_email_resets_but_not_the_ip(
+    throttle: LoginThrottle,
+) -> None:
+    for number in range(16):
+        await fail(throttle, 1, email=f"user{number}@example.com")
+    await fail(throttle, 4)
+
+    await throttle.succeeded(EMAIL)
+
+    await throttle.check(EMAIL, "198.51.100.1")  # the email's count is back to zero
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, IP)  # the IP's 20 failures stay
+
+
+async def test_given_a_success_when_failures_follow_then_5_more_are_needed_to_block(
+    throttle: LoginThrottle,
+) -> None:
+    await fail(throttle, 4, ip=None)
+    await throttle.succeeded(EMAIL)
+
+    await fail(throttle, 4, ip=None)
+    await throttle.check(EMAIL, None)
+    await throttle.failed(EMAIL, None)
+
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, None)
+
+
+# ---------------------------------------------------------------- email keys
+
+
+@pytest.mark.parametrize(
+    "spelling", ["Alice@Example.COM", "  alice@example.com\t", " ALICE@EXAMPLE.COM "]
+)
+async def test_given_spellings_of_one_email_when_failures_are_counted_then_they_share_a_counter(
+    throttle: LoginThrottle, spelling: str
+) -> None:
+    await fail(throttle, 3, email=EMAIL, ip=None)
+    await fail(throttle, 2, email=spelling, ip=None)
+
+    with pytest.raises(TooManyRequests):
+        await throttle.check(EMAIL, None)
+    with pytest.raises(TooManyRequests):
+        await throttle.check(spelling, None)
+
+    await throttle.succeeded(spelling)
+    await throttle.check(EMAIL, None)
+
+
+async def test_given_an_email_when_counted_then_no_counter_key_contains_the_address(
+    throttle: LoginThrottle, counter: RecordingCounter
+) -> None:
+    email = "Secret.Person@Example.com"
+
+    await fail(throttle, 1, email=email)
+    await throttle.succeeded(email)
+
+    email_keys = {key for key in counter.keys if not key.startswith("ip:")}
+    assert email_keys, counter.keys
+    for key in email_keys:
+        assert "secret.person" not in key.lower()
+        assert "example.com" not in key.lower()
+        assert "@" not in key
+    assert f"ip:{IP}" in counter.keys
+
+
+def _conforms(counter: RecordingCounter, memory: MemoryFailureCounter) -> list[FailureCounter]:
+    """Never called: mypy proves here that both counters satisfy the port."""
+    return [counter, memory]
