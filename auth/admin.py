@@ -37,6 +37,11 @@ def _check_grants(v: Violations, grants: Sequence[Grant]) -> None:
         v.add("grants", "lists a module more than once")
 
 
+async def list_roles(uow: IdentityUnitOfWork) -> list[Role]:
+    """Every role, by name."""
+    return await uow.identity.list_roles()
+
+
 async def _roles(uow: IdentityUnitOfWork, role_ids: Sequence[int]) -> list[Role]:
     wanted = set(role_ids)
     roles = await uow.identity.roles_by_id(list(wanted))

@@ -63,10 +63,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _log_statement(
-    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+    _conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, executemany: bool
 ) -> None:
+    # Parameters are never logged: they carry password and token hashes and personal data.
     # structlog's context variables add the request id to this line.
-    sql_log.info("sql", statement=statement, parameters=repr(parameters)[:500], many=executemany)
+    sql_log.info("sql", statement=statement, many=executemany)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

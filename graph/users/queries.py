@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from auth.admin import list_roles
 from auth.rbac import Module
 from domain.pagination import PageRequest
 from domain.users import service
@@ -47,4 +48,4 @@ class UserQueries:
     @strawberry.field(extensions=guard(CanRead(Module.USERS)))
     async def roles(self, info: Info) -> list[RoleType]:
         """Every role, by name."""
-        return [role_node(role) for role in await context_of(info).uow.identity.list_roles()]
+        return [role_node(role) for role in await list_roles(context_of(info).uow)]

@@ -183,6 +183,9 @@ async def test_given_database_echo_when_a_query_runs_then_sql_is_logged_with_the
     sql = [line for line in lines if line.get("event") == "sql"]
     assert any("FROM users" in line["statement"] for line in sql)
     assert all(line["request_id"] == "echo-1" for line in sql)
+    # Parameters (hashes, personal data) stay out of the log.
+    assert all("parameters" not in line for line in sql)
+    assert "a@b.example" not in "".join(line["statement"] for line in sql)
 
 
 async def test_given_allowed_origins_when_a_preflight_arrives_then_only_those_are_allowed() -> None:
