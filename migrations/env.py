@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from logging.config import fileConfig
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,11 @@ from persistence.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+# SQLite cannot reflect the lower(company) expression index, so autogenerate cannot compare
+# it there (PostgreSQL does); migration 0003 creates it on both. Say so once, not per run.
+warnings.filterwarnings("ignore", message="Skipped unsupported reflection of expression-based")
+warnings.filterwarnings("ignore", message="autogenerate skipping metadata-specified expression")
 
 # Tests and the seeding command set this attribute to keep their own logging setup.
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):

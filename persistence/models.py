@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -108,7 +109,8 @@ class CustomerModel(TimestampMixin, Base):
     __table_args__ = (
         Index(None, "name", "id"),
         Index(None, "created_at", "id"),
-        Index(None, "company"),
+        # The company filter matches case-insensitively, so the index is on lower(company).
+        Index("ix_customers_lower_company", func.lower(company)),
     )
 
 
