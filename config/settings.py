@@ -55,6 +55,28 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
+    # GraphQL limits, enforced before execution (docs/SECURITY.md).
+    graphql_max_depth: int = Field(default=10, ge=1, le=100)
+    graphql_max_aliases: int = Field(default=30, ge=1, le=1000)
+    graphql_max_tokens: int = Field(default=2000, ge=10, le=100_000)
+    graphql_max_document_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    graphql_max_directives: int = Field(default=50, ge=0, le=1000)
+    graphql_max_cost: int = Field(default=5000, ge=1)
+    graphql_list_cost_estimate: int = Field(default=3, ge=1, le=100)
+    graphql_max_batch: int = Field(default=0, ge=0, le=100)
+    graphql_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    graphql_get_queries: bool = False
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    # Per-caller token buckets (per user, or per IP when anonymous).
+    rate_limit_requests_per_minute: int = Field(default=600, ge=1)
+    rate_limit_cost_per_minute: int = Field(default=50_000, ge=1)
+
+    # PostgreSQL server-side guards on every pooled connection.
+    database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    database_lock_timeout_ms: int = Field(default=5_000, ge=0)
+    database_idle_in_transaction_timeout_ms: int = Field(default=30_000, ge=0)
+
     seed_superuser_email: str = "admin@example.com"
     seed_superuser_password: SecretStr = SecretStr(DEV_SUPERUSER_PASSWORD)
     seed_demo_password: SecretStr = SecretStr(DEV_DEMO_PASSWORD)

@@ -20,7 +20,8 @@ from config.settings import Settings, get_settings
 from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
 from graph.context import Context
 from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
-from graph.schema import schema
+from graph.schema import build_schema
+from graph.security import SecurityMiddleware
 from graph.wiring import build_services
 from persistence.database import create_engine, create_session_factory
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
@@ -85,10 +86,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
             await uow.close()
 
     graphql = JSONGraphQLRouter(
-        schema,
+        build_schema(settings),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.is_graphiql_enabled else None,
-        allow_queries_via_get=False,
+        allow_queries_via_get=settings.graphql_get_queries,
     )
     app.include_router(graphql, prefix="/graphql")
     _add_pages(app, settings, session_factory)
@@ -101,6 +102,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
         max_age=600,
+    )
+    app.add_middleware(
+        SecurityMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        graphql_path="/graphql",
+        hsts=settings.is_production,
     )
     app.add_middleware(RequestIdMiddleware)
     return app

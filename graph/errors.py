@@ -7,11 +7,13 @@ and reaches the client masked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import structlog
 from graphql import GraphQLError
+from sqlalchemy import exc as sa_exc
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError, ErrorCode
@@ -33,6 +35,8 @@ def is_expected(error: GraphQLError) -> bool:
     """Whether the error is a normal outcome rather than a bug."""
     original = error.original_error
     if original is None or isinstance(original, DomainError | GraphQLError):
+        return True
+    if _unavailable(original) is not None:
         return True
     # Variables that fail to coerce surface as request-level value errors.
     return error.path is None and isinstance(original, ValueError | TypeError)
@@ -57,8 +61,28 @@ def _rebuild(error: GraphQLError, message: str, extensions: dict[str, Any]) -> G
     )
 
 
-def map_error(error: GraphQLError, *, executing: bool, request_id: str | None) -> GraphQLError:
+_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+
+
+def map_error(
+    error: GraphQLError,
+    *,
+    executing: bool,
+    request_id: str | None,
+    hide_suggestions: bool = False,
+) -> GraphQLError:
     """Translate one error for the client."""
+    if hide_suggestions and "Did you mean" in error.message:
+        # Suggestions reveal field and type names that introspection would have hidden.
+        error = GraphQLError(
+            _SUGGESTION.sub("", error.message),
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=error.original_error,
+            extensions=error.extensions,
+        )
     original = error.original_error
     if isinstance(original, DomainError):
         extensions = _extensions(error, original.code.value, request_id)
@@ -78,14 +102,39 @@ def map_error(error: GraphQLError, *, executing: bool, request_id: str | None) -
         # Request-level failures during execution: variables that do not fit their types.
         code = ErrorCode.BAD_USER_INPUT.value
         return _rebuild(error, error.message, _extensions(error, code, request_id))
+    unavailable = _unavailable(original)
+    if unavailable is not None:
+        code, message = unavailable
+        return _rebuild(error, message, _extensions(error, code, request_id))
     extensions = _extensions(error, ErrorCode.INTERNAL_SERVER_ERROR.value, request_id)
     return _rebuild(error, MASKED_MESSAGE, extensions)
+
+
+# PostgreSQL SQLSTATEs: statement_timeout cancelled the query; lock_timeout gave up waiting.
+_TIMED_OUT_STATES = {"57014", "55P03"}
+
+
+def _unavailable(original: BaseException | None) -> tuple[str, str] | None:
+    """Overload, not bugs: an exhausted pool or a server-side timeout."""
+    if isinstance(original, sa_exc.TimeoutError):
+        return (
+            ErrorCode.SERVICE_UNAVAILABLE.value,
+            "The service is busy; retry in a moment.",
+        )
+    if isinstance(original, sa_exc.DBAPIError):
+        state = getattr(original.orig, "sqlstate", None) or getattr(original.orig, "pgcode", None)
+        if state in _TIMED_OUT_STATES:
+            return "TIMEOUT", "The database took too long to answer; retry with a smaller query."
+    return None
 
 
 class ErrorMapping(SchemaExtension):
     """Rewrites every error of an operation into its client-facing form."""
 
     executing = False
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
 
     def on_execute(self) -> Iterator[None]:
         """Mark that parsing and validation are over."""
@@ -102,16 +151,33 @@ class ErrorMapping(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = map_errors(errors, executing=self.executing, request_id=request_id)
+        result.errors = map_errors(
+            errors,
+            executing=self.executing,
+            request_id=request_id,
+            hide_suggestions=self.hide_suggestions,
+        )
 
 
 def map_errors(
-    errors: list[GraphQLError], *, executing: bool, request_id: str | None
+    errors: list[GraphQLError],
+    *,
+    executing: bool,
+    request_id: str | None,
+    hide_suggestions: bool = False,
 ) -> list[GraphQLError]:
-    """Map every error that has no code yet; mapped ones pass through unchanged."""
-    return [
-        error
-        if "code" in (error.extensions or {})
-        else map_error(error, executing=executing, request_id=request_id)
-        for error in errors
-    ]
+    """Map every error that has no code yet; mapped ones only gain the request id."""
+    mapped = []
+    for error in errors:
+        extensions = error.extensions or {}
+        if "code" not in extensions:
+            error = map_error(
+                error,
+                executing=executing,
+                request_id=request_id,
+                hide_suggestions=hide_suggestions,
+            )
+        elif request_id is not None and "requestId" not in extensions:
+            error = _rebuild(error, error.message, {**extensions, "requestId": request_id})
+        mapped.append(error)
+    return mapped

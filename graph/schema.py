@@ -1,20 +1,33 @@
-"""The root schema: each module's queries and mutations, composed."""
+"""The root schema: each module's queries and mutations, composed, with the limits and
+error handling that the settings ask for."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
 import structlog
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.schema.config import StrawberryConfig
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from config.settings import Settings
 from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
 from graph.customers.queries import CustomerQueries
 from graph.errors import ErrorMapping, is_expected, map_errors
+from graph.limits import CostAnalysis, DocumentSizeLimiter, directive_limiter
 from graph.node import NodeQueries
 from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
@@ -25,6 +38,8 @@ from graph.users.mutations import UserMutations
 from graph.users.queries import UserQueries
 
 log = structlog.get_logger("graph")
+
+TIMEOUT = "TIMEOUT"
 
 
 @strawberry.type
@@ -38,20 +53,43 @@ class Mutation(AuthMutations, ProductMutations, CustomerMutations, TaskMutations
 
 
 class Schema(strawberry.Schema):
-    """Logs only unexpected errors, with their stack trace; expected ones are normal traffic."""
+    """Strawberry's schema with a time limit, central error mapping and quiet expected errors."""
+
+    def __init__(
+        self,
+        *args: Any,
+        timeout_seconds: float | None = None,
+        hide_suggestions: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeout_seconds = timeout_seconds
+        self.hide_suggestions = hide_suggestions
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Execute, then map any error that escaped the operation hooks (a failed parse)."""
-        result = await super().execute(*args, **kwargs)
+        """Execute within the time limit, then map any error that escaped the operation hooks."""
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        request_id = getattr(context, "request_id", None)
+        try:
+            async with asyncio.timeout(self.timeout_seconds):
+                result = await super().execute(*args, **kwargs)
+        except TimeoutError:
+            message = f"The operation ran longer than {self.timeout_seconds:g} seconds."
+            error = GraphQLError(message, extensions={"code": TIMEOUT})
+            result = ExecutionResult(data=None, errors=[error])
         if result.errors:
-            context = kwargs.get("context_value", args[3] if len(args) > 3 else None)
-            request_id = getattr(context, "request_id", None)
-            result.errors = map_errors(result.errors, executing=False, request_id=request_id)
+            result.errors = map_errors(
+                result.errors,
+                executing=False,
+                request_id=request_id,
+                hide_suggestions=self.hide_suggestions,
+            )
         return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        """Log unexpected errors with their stack trace; expected ones are normal traffic."""
         for error in errors:
             if not is_expected(error):
                 original: Any = error.original_error
@@ -62,13 +100,40 @@ class Schema(strawberry.Schema):
                 )
 
 
-schema = Schema(
-    query=Query,
-    mutation=Mutation,
-    config=StrawberryConfig(scalar_map=SCALAR_MAP),
-    extensions=[
-        ErrorMapping,
+def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        # The size check runs before the parser, the others before validation completes.
+        lambda: DocumentSizeLimiter(settings.graphql_max_document_chars),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ErrorMapping(hide_suggestions=settings.is_production),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-    ],
-)
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: directive_limiter(settings.graphql_max_directives),
+        lambda: CostAnalysis(settings.graphql_max_cost, settings.graphql_list_cost_estimate),
+    ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+def build_schema(settings: Settings) -> Schema:
+    """The schema with the limits, batching and production switches of `settings`."""
+    batching = (
+        BatchingConfig(max_operations=settings.graphql_max_batch)
+        if settings.graphql_max_batch
+        else None
+    )
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
+        extensions=_extensions(settings),
+        timeout_seconds=settings.graphql_timeout_seconds,
+        hide_suggestions=settings.is_production,
+    )
+
+
+# The schema with default settings: what `strawberry export-schema graph.schema:schema` prints.
+schema = build_schema(Settings.model_construct())

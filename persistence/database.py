@@ -45,6 +45,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_recycle=settings.database_pool_recycle_seconds,
             pool_pre_ping=True,
         )
+        if url.get_backend_name() == "postgresql":
+            # Server-side guards: no statement, lock wait or idle transaction runs unbounded.
+            kwargs["connect_args"] = {
+                "server_settings": {
+                    "statement_timeout": str(settings.database_statement_timeout_ms),
+                    "lock_timeout": str(settings.database_lock_timeout_ms),
+                    "idle_in_transaction_session_timeout": str(
+                        settings.database_idle_in_transaction_timeout_ms
+                    ),
+                }
+            }
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -156,6 +156,7 @@ class GraphQLClient:
         self.http = http
         self.token = token
         self.last_response: httpx.Response | None = None
+        self.last_extensions: dict[str, Any] = {}
 
     def as_token(self, token: str | None) -> GraphQLClient:
         """The same client acting with another token (None: anonymous)."""
@@ -180,6 +181,9 @@ class GraphQLClient:
         self.last_response = response
         assert response.headers["content-type"].startswith("application/json"), response.text
         result: dict[str, Any] = response.json()
+        # Every response reports its cost; tests that care read it from `last_extensions`,
+        # the others compare bodies without it.
+        self.last_extensions = result.pop("extensions", None) or {}
         return result
 
     async def ok(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> Any:
