@@ -20,6 +20,7 @@ from config.settings import Settings, get_settings
 from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
 from graph.context import Context
 from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
+from graph.lifecycle import Lifecycle
 from graph.schema import build_schema
 from graph.security import SecurityMiddleware
 from graph.wiring import build_services
@@ -51,8 +52,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     engine = engine or create_engine(settings)
     session_factory = create_session_factory(engine)
 
+    lifecycle = Lifecycle()
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        lifecycle.install()
         yield
         await engine.dispose()
 
@@ -64,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         openapi_url=None if settings.is_production else "/openapi.json",
     )
     app.state.settings = settings
+    app.state.lifecycle = lifecycle
     app.state.engine = engine
     app.state.session_factory = session_factory
 
@@ -92,7 +97,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         allow_queries_via_get=settings.graphql_get_queries,
     )
     app.include_router(graphql, prefix="/graphql")
-    _add_pages(app, settings, session_factory)
+    _add_pages(app, settings, session_factory, lifecycle)
 
     app.add_middleware(
         CORSMiddleware,
@@ -134,7 +139,10 @@ async def authenticate(
 
 
 def _add_pages(
-    app: FastAPI, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+    app: FastAPI,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    lifecycle: Lifecycle,
 ) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def landing() -> str:
@@ -158,7 +166,11 @@ def _add_pages(
 
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
-        """Readiness: 200 only when the database answers."""
+        """Readiness: 200 only when the database answers and the process is not draining."""
+        if lifecycle.draining:
+            return JSONResponse(
+                {"status": "unavailable", "reason": "shutting down"}, status_code=503
+            )
         problem = await database_answers()
         if problem is not None:
             return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
