@@ -45,7 +45,14 @@ class PasswordHasher:
             argon2__parallelism=parallelism,
         )
         # Verified for unknown users, so a login takes as long whether the user exists or not.
-        self._dummy_hash = self._context.hash("dummy-password-for-timing")
+        # Made on first need: building an app should not pay for a hash.
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = str(self._context.hash("dummy-password-for-timing"))
+        return self._dummy
 
     def hash(self, password: str) -> str:
         """A salted argon2id hash of `password`."""

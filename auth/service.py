@@ -26,6 +26,10 @@ BAD_REFRESH = "The refresh token is invalid, expired or revoked."
 TOKEN_TYPE = "Bearer"  # noqa: S105
 
 
+class RefreshTokenReused(Unauthenticated):
+    """A spent refresh token came back: its family was revoked (a security event)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Session:
     """What a login or refresh hands the client."""
@@ -86,18 +90,20 @@ class AuthService:
     ) -> Session:
         """Check the credentials and open a new token family; throttled per email and IP."""
         email = email.strip().lower()[: EMAIL_MAX_LENGTH + 1]
-        await self.throttle.check(email, ip)
+        attempt = await self.throttle.begin(email, ip)
         async with uow:
-            credentials = await uow.identity.credentials_by_email(email)
+            # Control characters cannot be in a stored address; skip the query (PostgreSQL
+            # refuses NUL bytes) and fail like any unknown user.
+            lookup = email.isprintable()
+            credentials = await uow.identity.credentials_by_email(email) if lookup else None
             # An over-long password is never hashed; an unknown user costs a dummy verify.
             valid = len(password) <= MAX_PASSWORD_LENGTH and self.hasher.verify(
                 password, credentials.password_hash if credentials else None
             )
             if credentials is None or not valid or not credentials.is_active:
-                await self.throttle.failed(email, ip)
                 security_log.warning("login failed", email=email, ip=ip)
                 raise Unauthenticated(BAD_CREDENTIALS)
-            await self.throttle.succeeded(email)
+            await self.throttle.passed(attempt)
             if credentials.password_hash and self.hasher.needs_rehash(credentials.password_hash):
                 await uow.identity.set_password_hash(
                     credentials.user_id, self.hasher.hash(password)
@@ -121,7 +127,8 @@ class AuthService:
             now = self.clock()
             spent = await uow.identity.spend_refresh_token(token_hash, now)
             if spent is None:
-                await self._on_unusable_refresh(uow, token_hash, now)
+                if await self._on_unusable_refresh(uow, token_hash, now):
+                    raise RefreshTokenReused(BAD_REFRESH)
                 raise Unauthenticated(BAD_REFRESH)
             principal = await uow.identity.load_principal(spent.user_id, "")
             if principal is None or not principal.is_active:
@@ -132,10 +139,11 @@ class AuthService:
 
     async def _on_unusable_refresh(
         self, uow: IdentityUnitOfWork, token_hash: str, now: datetime
-    ) -> None:
+    ) -> bool:
+        """Whether the token was a spent one presented again (then its family is revoked)."""
         found = await uow.identity.find_refresh_token(token_hash)
         if found is None or found.used_at is None:
-            return
+            return False
         # Reuse of a spent token means it leaked: end the whole family, newer tokens too.
         revoked = await uow.identity.revoke_family(found.family_id, now)
         await uow.commit()
@@ -145,6 +153,7 @@ class AuthService:
             family_id=found.family_id,
             revoked=revoked,
         )
+        return True
 
     async def logout(
         self, uow: IdentityUnitOfWork, principal: Principal, *, refresh_token: str | None
@@ -170,9 +179,12 @@ class AuthService:
         *,
         current_password: str,
         new_password: str,
+        ip: str | None = None,
     ) -> None:
         """Replace the password and revoke every token issued before the change."""
         check_password_policy(new_password, field="new_password")
+        # Guessing the current password with a stolen access token is throttled like login.
+        attempt = await self.throttle.begin(principal.email, ip)
         async with uow:
             credentials = await uow.identity.credentials_by_email(principal.email)
             if credentials is None or not self.hasher.verify(
@@ -181,6 +193,7 @@ class AuthService:
                 raise InvalidInput(
                     "The current password is wrong.", fields={"current_password": "is wrong"}
                 )
+            await self.throttle.passed(attempt)
             await uow.identity.set_password_hash(principal.user_id, self.hasher.hash(new_password))
             await uow.identity.invalidate_tokens([principal.user_id], self.clock())
             await uow.commit()

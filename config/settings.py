@@ -23,7 +23,12 @@ class Settings(BaseSettings):
     """Every tunable of the server; names match the environment variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `NAME=` with nothing after it means "use the default", as in .env.example.
+        env_ignore_empty=True,
     )
 
     environment: Environment = "development"
@@ -77,6 +82,10 @@ class Settings(BaseSettings):
     database_lock_timeout_ms: int = Field(default=5_000, ge=0)
     database_idle_in_transaction_timeout_ms: int = Field(default=30_000, ge=0)
 
+    # Audit: variables are logged only on request, and then with secrets redacted.
+    audit_log_variables: bool = False
+    audit_retention_days: int = Field(default=365, ge=1)
+
     seed_superuser_email: str = "admin@example.com"
     seed_superuser_password: SecretStr = SecretStr(DEV_SUPERUSER_PASSWORD)
     seed_demo_password: SecretStr = SecretStr(DEV_DEMO_PASSWORD)
@@ -92,6 +101,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
         # Production must never run on a secret anyone can read in this repository.
+        if self.jwt_algorithm != "HS256" and (
+            self.jwt_private_key is None or self.jwt_public_key is None
+        ):
+            raise ValueError("JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required for RS256/EdDSA")
         if not self.is_production:
             return self
         if self.jwt_algorithm == "HS256":
@@ -101,8 +114,6 @@ class Settings(BaseSettings):
                     f"JWT_SECRET must be set to a random value of at least {MIN_SECRET_BYTES}"
                     " bytes when ENVIRONMENT=production"
                 )
-        elif self.jwt_private_key is None or self.jwt_public_key is None:
-            raise ValueError("JWT_PRIVATE_KEY and JWT_PUBLIC_KEY are required for RS256/EdDSA")
         return self
 
     @property

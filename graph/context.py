@@ -13,6 +13,7 @@ from auth.service import AuthService
 from config.settings import Settings
 from domain.errors import DomainError
 from graph.dataloaders import Loaders
+from graph.ratelimit import RateLimiter
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     auth: AuthService
     admin: UserAdmin
+    limiter: RateLimiter
 
 
 class Context(BaseContext):
@@ -47,6 +49,8 @@ class Context(BaseContext):
         self.principal = principal
         # Why a presented token was refused; reported only where a field needs a caller.
         self.auth_error = auth_error
+        # The user a login or refresh in this request just opened a session for.
+        self.session_user_id: int | None = None
         self.loaders = Loaders(uow)
 
 

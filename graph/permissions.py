@@ -74,8 +74,11 @@ class CanReadOrIsSelf(BasePermission):
         self.attribute = attribute
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        principal = principal_of(info)
-        if getattr(source, self.attribute, None) != principal.user_id:
+        target = getattr(source, self.attribute, None)
+        ctx = context_of(info)
+        if ctx.principal is None and target is not None and target == ctx.session_user_id:
+            return True  # the payload of a login or refresh shows the user it logged in
+        if target != principal_of(info).user_id:
             require(info, self.module)
         return True
 

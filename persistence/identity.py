@@ -373,7 +373,8 @@ class SqlAlchemyIdentityRepository:
             await self._session.flush()
             self._session.add_all(_grant_row(role.id, grant) for grant in grants)
             await self._session.flush()
-        return Role(role.id, role.name, role.description, tuple(grants))
+        ordered = tuple(sorted(grants, key=lambda grant: grant.module.value))
+        return Role(role.id, role.name, role.description, ordered)
 
     async def update_role(
         self, role_id: int, values: Mapping[str, object], grants: Sequence[Grant] | None, /
@@ -405,15 +406,20 @@ class SqlAlchemyIdentityRepository:
                 rows = await self._session.scalars(select(model).where(model.role_id == role_id))
                 for row in rows:
                     await self._session.delete(row)
+            # Children first: without ORM relationships the flush would not order them.
+            await self._session.flush()
             role = await self._session.get(RoleModel, role_id)
             if role is not None:
                 await self._session.delete(role)
             await self._session.flush()
 
     async def holders_of(self, role_id: int, /) -> list[int]:
-        """The ids of the users who hold the role."""
+        """The ids of the non-superusers who hold the role (a superuser's rights never
+        depend on roles, so role edits do not touch their sessions)."""
         rows = await self._rows(
-            select(user_roles_t.c.user_id).where(user_roles_t.c.role_id == role_id)
+            select(user_roles_t.c.user_id)
+            .join(users_t, users_t.c.id == user_roles_t.c.user_id)
+            .where(user_roles_t.c.role_id == role_id, users_t.c.is_superuser.is_(False))
         )
         return [row[0] for row in rows]
 

@@ -1,4 +1,5 @@
-"""`python -m seeds`: load demo products, customers, users and tasks, idempotently."""
+"""`python -m seeds`: create the superuser and demo accounts, and load demo products,
+customers, users and tasks; idempotently."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from config.settings import get_settings
-from persistence.database import create_engine
+from pydantic import ValidationError
+
+from auth.passwords import PasswordHasher
+from config.settings import Settings, get_settings
+from persistence.database import create_engine, create_session_factory
+from persistence.unit_of_work import SqlAlchemyUnitOfWork
+from seeds.accounts import AccountSeed, AccountsReport, SeedRefused, plan_accounts, seed_accounts
 from seeds.loader import (
     MAX_CUSTOMERS,
     MAX_LINKS_PER_TASK,
@@ -41,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: sizes, target database and whether to migrate first."""
     parser = argparse.ArgumentParser(
         prog="python -m seeds",
-        description="Load demo data. Running it again adds only the rows that are missing.",
+        description=(
+            "Create the superuser and demo accounts, and load demo data."
+            " Running it again adds only what is missing."
+        ),
     )
     sizes = parser.add_argument_group("sizes (defaults in brackets)")
     options = [
@@ -75,21 +84,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--migrate", action="store_true", help="run `alembic upgrade head` before seeding"
     )
+    parser.add_argument(
+        "--no-demo-users",
+        dest="with_demo_users",
+        action="store_false",
+        help="skip the demo roles and their users (the superuser is still created)",
+    )
     return parser
 
 
-async def _seed(database_url: str, sizes: SeedSizes) -> SeedReport:
-    settings = get_settings().model_copy(update={"database_url": database_url})
+async def _seed(
+    settings: Settings, sizes: SeedSizes, accounts: AccountSeed, hasher: PasswordHasher
+) -> tuple[AccountsReport, SeedReport]:
     engine = create_engine(settings)
     try:
-        return await seed_demo_data(engine, sizes)
+        uow = SqlAlchemyUnitOfWork(create_session_factory(engine))
+        try:
+            accounts_report = await seed_accounts(uow, accounts, hasher=hasher)
+        finally:
+            await uow.close()
+        return accounts_report, await seed_demo_data(engine, sizes)
     finally:
         await engine.dispose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments, optionally migrate, seed, and print a one-line summary."""
+def _fail(message: str) -> int:
+    print(f"python -m seeds: error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Settings | None = None,
+    hasher: PasswordHasher | None = None,
+) -> int:
+    """Check the settings, optionally migrate, seed, and print a one-line summary."""
+    # Tests pass their own settings and hasher here, the command's composition root.
     args = build_parser().parse_args(argv)
+    try:
+        settings = settings or get_settings()
+    except ValidationError as error:
+        # Only the messages: the full error would echo the raw values, secrets included.
+        reasons = "; ".join(str(detail["msg"]) for detail in error.errors())
+        return _fail(f"invalid settings ({reasons}); nothing was written.")
+    try:
+        # Checked before anything touches the database, so a refusal writes nothing at all.
+        accounts = plan_accounts(settings, with_demo_users=args.with_demo_users)
+    except SeedRefused as refusal:
+        return _fail(f"{refusal} Nothing was written.")
     sizes = SeedSizes(
         customers=args.customers,
         tasks_per_customer=args.tasks_per_customer,
@@ -97,12 +140,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         users=args.users,
         links_per_task=args.links_per_task,
     )
-    database_url: str = args.database_url or get_settings().database_url
+    if args.database_url:
+        settings = settings.model_copy(update={"database_url": args.database_url})
     if args.migrate:
-        upgrade_to_head(database_url)
+        upgrade_to_head(settings.database_url)
         print("Schema migrated to the latest revision.", file=sys.stderr)
-    report = asyncio.run(_seed(database_url, sizes))
-    print(report.summary())
+    accounts_report, report = asyncio.run(
+        _seed(settings, sizes, accounts, hasher or PasswordHasher())
+    )
+    for warning in accounts_report.warnings:
+        print(f"python -m seeds: warning: {warning}", file=sys.stderr)
+    accounts_clause = accounts_report.summary(with_demo_users=args.with_demo_users)
+    print(f"{report.summary().removesuffix('.')}; {accounts_clause}.")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Load the demo data: insert only the rows whose natural keys are missing, in one transaction."""
+"""Load the demo data: insert only the rows whose natural keys are missing, in one transaction.
+
+Every inserted row is recorded in the audit trail as a change by "system:seeds", written
+with `audit.capture.append` in the same transaction: Core bulk inserts bypass the session
+hooks, so the seeder records them itself.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Column, Table, insert, select
+from sqlalchemy import Column, Connection, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from audit.capture import append, bulk_insert_entries
 from domain.tasks.model import MAX_PRODUCTS_PER_TASK
 from persistence.models import (
     CustomerModel,
@@ -22,7 +28,9 @@ from persistence.models import (
 from seeds import demo_data
 
 CHUNK_SIZE: Final = 1_000
+SEEDS_ACTOR: Final = "system:seeds"
 T = TypeVar("T")
+Entries = list[dict[str, Any]]
 
 # Upper bounds keep the natural keys' zero-padded numbers in width (SKU-99999, user999, ...).
 MAX_PRODUCTS: Final = 99_999
@@ -88,9 +96,11 @@ async def seed_demo_data(
     Tasks get their product links when they are created; existing tasks keep theirs.
     """
     now = now or datetime.now(UTC)
+    entries: Entries = []
     async with engine.begin() as conn:
         product_ids, products_added = await _ensure(
             conn,
+            entries,
             products_table,
             products_table.c.sku,
             {demo_data.product_sku(n): n for n in range(1, sizes.products + 1)},
@@ -98,6 +108,7 @@ async def seed_demo_data(
         )
         customer_ids, customers_added = await _ensure(
             conn,
+            entries,
             customers_table,
             customers_table.c.email,
             {demo_data.customer_email(n): n for n in range(1, sizes.customers + 1)},
@@ -105,6 +116,7 @@ async def seed_demo_data(
         )
         user_ids, users_added = await _ensure(
             conn,
+            entries,
             users_table,
             users_table.c.email,
             {demo_data.user_email(n): n for n in range(1, sizes.users + 1)},
@@ -112,12 +124,14 @@ async def seed_demo_data(
         )
         tasks_added, links_added = await _ensure_tasks(
             conn,
+            entries,
             sizes,
             now,
             customer_ids=customer_ids,
             product_ids=list(product_ids.values()),
             assignee_ids=list(user_ids.values()),
         )
+        await conn.run_sync(_record, entries)
     return SeedReport(
         products=products_added,
         customers=customers_added,
@@ -127,8 +141,16 @@ async def seed_demo_data(
     )
 
 
+def _record(conn: Connection, entries: Entries) -> None:
+    """Write the run's change records: one chained executemany INSERT."""
+    append(
+        conn, entries, actor_id=None, actor_label=SEEDS_ACTOR, request_id=None, operation_name=None
+    )
+
+
 async def _ensure(
     conn: AsyncConnection,
+    entries: Entries,
     table: Table,
     key_column: Column[Any],
     wanted: dict[str, int],
@@ -137,7 +159,7 @@ async def _ensure(
     """Insert the wanted rows whose key is missing; return {demo number: id} and the count."""
     existing = await _ids_by_key(conn, table, key_column, wanted)
     missing = [number for key, number in wanted.items() if key not in existing]
-    await _insert(conn, table, (make_row(number) for number in missing))
+    await _insert(conn, entries, table, (make_row(number) for number in missing))
     if missing:
         existing = await _ids_by_key(conn, table, key_column, wanted)
     return {number: existing[key] for key, number in wanted.items()}, len(missing)
@@ -158,6 +180,7 @@ async def _ids_by_key(
 
 async def _ensure_tasks(
     conn: AsyncConnection,
+    entries: Entries,
     sizes: SeedSizes,
     now: datetime,
     *,
@@ -177,12 +200,7 @@ async def _ensure_tasks(
             if (customer_id, row["title"]) not in existing:
                 keys.append((customer_number, index))
                 rows.append(row)
-    new_task_ids: list[int] = []
-    for chunk in _chunks(rows):
-        # sort_by_parameter_order: the ids come back in the order of the rows sent.
-        statement = insert(tasks_table).returning(tasks_table.c.id, sort_by_parameter_order=True)
-        result = await conn.execute(statement, chunk)
-        new_task_ids.extend(result.scalars())
+    new_task_ids = [row["id"] for row in await _insert(conn, entries, tasks_table, rows)]
     links = (
         {"task_id": task_id, "product_id": product_id}
         for (customer_number, index), task_id in zip(keys, new_task_ids, strict=True)
@@ -190,7 +208,7 @@ async def _ensure_tasks(
             customer_number, index, product_ids, sizes.links_per_task
         )
     )
-    links_added = await _insert(conn, task_products_table, links)
+    links_added = len(await _insert(conn, entries, task_products_table, links))
     return len(rows), links_added
 
 
@@ -214,10 +232,25 @@ def _chunks(items: Iterable[T], size: int = CHUNK_SIZE) -> Iterator[list[T]]:
         yield chunk
 
 
-async def _insert(conn: AsyncConnection, table: Table, rows: Iterable[dict[str, Any]]) -> int:
-    """Bulk-insert rows with Core executemany, a chunk at a time; return how many."""
-    count = 0
+async def _insert(
+    conn: AsyncConnection, entries: Entries, table: Table, rows: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Bulk-insert rows with Core executemany, a chunk at a time, adding their change
+    records to `entries`; return the rows as inserted, with every column and their ids."""
+    inserted: list[dict[str, Any]] = []
     for chunk in _chunks(rows):
-        await conn.execute(insert(table), chunk)
-        count += len(chunk)
-    return count
+        if "id" in table.c:
+            # sort_by_parameter_order: the ids come back in the order of the rows sent.
+            statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = (await conn.execute(statement, chunk)).scalars()
+            sent = [{**row, "id": id_} for row, id_ in zip(chunk, ids, strict=True)]
+        else:
+            await conn.execute(insert(table), chunk)
+            sent = chunk
+        full = [{column.name: row.get(column.name) for column in table.c} for row in sent]
+        for entry, row in zip(bulk_insert_entries(table.name, full), full, strict=True):
+            # Named by the whole primary key, as the session hooks name ORM rows ("3:7").
+            entry["entity_id"] = ":".join(str(row[column.name]) for column in table.primary_key)
+            entries.append(entry)
+        inserted.extend(full)
+    return inserted

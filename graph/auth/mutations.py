@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from auth.service import TOKEN_TYPE, Session
+from audit.access import clean_text, note
+from auth.service import TOKEN_TYPE, RefreshTokenReused, Session
+from domain.errors import DomainError
 from graph.context import Info, context_of
 from graph.permissions import IsAuthenticated, guard, principal_of
 from graph.users.types import UserType, user_node
@@ -39,9 +41,16 @@ class AuthMutations:
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
         """Exchange credentials for tokens; throttled per email and per client IP."""
         ctx = context_of(info)
-        session = await ctx.services.auth.login(
-            ctx.uow, email=email, password=password, ip=ctx.client_ip
-        )
+        try:
+            session = await ctx.services.auth.login(
+                ctx.uow, email=email, password=password, ip=ctx.client_ip
+            )
+        except DomainError:
+            # Auditors see which account was tried; the password is never recorded.
+            if ctx.request is not None:
+                note(ctx.request.scope, loginEmail=clean_text(email.strip().lower()))
+            raise
+        ctx.session_user_id = session.user.id
         return _payload(session)
 
     @strawberry.mutation(
@@ -52,7 +61,14 @@ class AuthMutations:
     )
     async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
         ctx = context_of(info)
-        return _payload(await ctx.services.auth.refresh(ctx.uow, refresh_token=refresh_token))
+        try:
+            session = await ctx.services.auth.refresh(ctx.uow, refresh_token=refresh_token)
+        except RefreshTokenReused:
+            if ctx.request is not None:
+                note(ctx.request.scope, securityEvent="refresh_token_reuse")
+            raise
+        ctx.session_user_id = session.user.id
+        return _payload(session)
 
     @strawberry.mutation(
         extensions=guard(IsAuthenticated()),
@@ -76,5 +92,6 @@ class AuthMutations:
             principal_of(info),
             current_password=current_password,
             new_password=new_password,
+            ip=ctx.client_ip,
         )
         return True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
-from config.settings import DEFAULT_DATABASE_URL, Settings
+from config.settings import DEFAULT_DATABASE_URL, DEV_JWT_SECRET, Settings
 
 
 def _settings(**values: object) -> Settings:
@@ -75,3 +78,19 @@ def test_given_environment_variables_when_read_then_they_win(
 def test_given_an_unknown_environment_when_read_then_it_is_refused() -> None:
     with pytest.raises(ValueError, match="environment"):
         _settings(environment="staging")
+
+
+def test_given_the_example_env_file_when_compared_then_it_names_every_setting() -> None:
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    names = set(re.findall(r"^([A-Z_]+)=", text, re.MULTILINE))
+    assert names == {name.upper() for name in Settings.model_fields}
+
+
+def test_given_empty_variables_when_read_then_defaults_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JWT_SECRET", "")
+    monkeypatch.setenv("GRAPHQL_MAX_DEPTH", "")
+    settings = _settings()
+    assert settings.jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    assert settings.graphql_max_depth == 10

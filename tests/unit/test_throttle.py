@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from auth.throttle import (
@@ -53,6 +55,16 @@ class RecordingCounter:
         """Delegates, recording the key."""
         self.keys.add(key)
         await self.inner.reset(key)
+
+    async def attempt(self, key: str, window_seconds: int, limit: int) -> tuple[str | None, float]:
+        """Delegates, recording the key."""
+        self.keys.add(key)
+        return await self.inner.attempt(key, window_seconds, limit)
+
+    async def forget(self, key: str, attempt_id: str) -> None:
+        """Delegates, recording the key."""
+        self.keys.add(key)
+        await self.inner.forget(key, attempt_id)
 
 
 @pytest.fixture
@@ -286,3 +298,26 @@ async def test_given_an_email_when_counted_then_no_counter_key_contains_the_addr
 def _conforms(counter: RecordingCounter, memory: MemoryFailureCounter) -> list[FailureCounter]:
     """Never called: mypy proves here that both counters satisfy the port."""
     return [counter, memory]
+
+
+async def test_given_parallel_attempts_when_begun_then_only_the_limit_gets_through() -> None:
+    throttle = LoginThrottle(MemoryFailureCounter(), ThrottlePolicy(max_per_email=5))
+
+    results = await asyncio.gather(
+        *(throttle.begin("ann@example.com", "10.0.0.1") for _ in range(20)),
+        return_exceptions=True,
+    )
+
+    assert sum(not isinstance(r, BaseException) for r in results) == 5
+    assert all(isinstance(r, TooManyRequests) for r in results if isinstance(r, BaseException))
+
+
+async def test_given_a_passed_attempt_when_counted_then_the_ip_budget_is_given_back() -> None:
+    counter = MemoryFailureCounter()
+    throttle = LoginThrottle(counter, ThrottlePolicy(max_per_email=5, max_per_ip=2))
+
+    for _ in range(3):
+        attempt = await throttle.begin("ann@example.com", "10.0.0.1")
+        await throttle.passed(attempt)
+
+    assert (await counter.failures("ip:10.0.0.1", 900))[0] == 0
