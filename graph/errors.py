@@ -168,7 +168,13 @@ def map_errors(
 ) -> list[GraphQLError]:
     """Map every error that has no code yet; mapped ones only gain the request id."""
     mapped = []
+    seen: set[str] = set()
     for error in errors:
+        if error.path is None and error.original_error is None and not executing:
+            # One mistake repeated (a directive written ten times) is one error, not ten.
+            if error.message in seen:
+                continue
+            seen.add(error.message)
         extensions = error.extensions or {}
         if "code" not in extensions:
             error = map_error(

@@ -94,42 +94,53 @@ class _CostWalker:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
+        defaults: Mapping[str, Any],
         *,
         list_estimate: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        self.defaults = defaults
         self.list_estimate = list_estimate
 
     def page_size(self, field: FieldNode) -> int:
         for argument in field.arguments or ():
             if argument.name.value not in ("first", "last"):
                 continue
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return max(0, int(value.value))
+            value: Any = argument.value
             if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
+                name = value.name.value
+                given = self.variables.get(name) if name in self.variables else None
                 if isinstance(given, int) and not isinstance(given, bool):
                     return max(0, given)
+                value = self.defaults.get(name)  # the operation's default for the variable
+            if isinstance(value, IntValueNode):
+                return max(0, int(value.value))
         return DEFAULT_PAGE_SIZE
 
-    def selection_cost(self, selection_set: SelectionSetNode, parent: Any, multiplier: int) -> int:
-        total = 0
+    def fields_of(
+        self, selection_set: SelectionSetNode, parent: Any
+    ) -> Iterator[tuple[FieldNode, Any]]:
+        """The fields selected on `parent`, with fragments (inline or named) expanded."""
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += self.field_cost(selection, parent, multiplier)
+                yield selection, parent
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 target = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selection_cost(selection.selection_set, target, multiplier)
+                yield from self.fields_of(selection.selection_set, target)
             elif isinstance(selection, FragmentSpreadNode):
                 fragment = self.fragments.get(selection.name.value)
                 if fragment is not None:
                     target = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selection_cost(fragment.selection_set, target, multiplier)
-        return total
+                    yield from self.fields_of(fragment.selection_set, target)
+
+    def selection_cost(self, selection_set: SelectionSetNode, parent: Any, multiplier: int) -> int:
+        return sum(
+            self.field_cost(field, owner, multiplier)
+            for field, owner in self.fields_of(selection_set, parent)
+        )
 
     def field_cost(self, field: FieldNode, parent: Any, multiplier: int) -> int:
         name = field.name.value
@@ -145,27 +156,27 @@ class _CostWalker:
             return 0
         if named.name.endswith("Connection"):
             return multiplier + self.connection_cost(field, named, multiplier)
+        if name == "node" and parent.name.endswith("Edge"):
+            # The edge already paid for its node: one object per item.
+            return self.selection_cost(field.selection_set, named, multiplier)
         if isinstance(_unwrap(definition.type), GraphQLList):
             multiplier *= self.list_estimate
         return multiplier + self.selection_cost(field.selection_set, named, multiplier)
 
     def connection_cost(self, field: FieldNode, connection: Any, multiplier: int) -> int:
-        # Only the edges repeat per item; pageInfo and totalCount come once per connection.
+        # Each edge costs 1 per item (with or without its node); pageInfo and totalCount come
+        # once per connection. Fragments on the connection are expanded first.
         assert field.selection_set is not None
         items = multiplier * self.page_size(field)
         total = 0
-        for selection in field.selection_set.selections:
-            if isinstance(selection, FieldNode) and selection.name.value == "edges":
+        for child, owner in self.fields_of(field.selection_set, connection):
+            if child.name.value == "edges" and owner is connection:
                 edge = get_named_type(connection.fields["edges"].type)
-                total += (
-                    self.selection_cost(selection.selection_set, edge, items)
-                    if (selection.selection_set)
-                    else 0
-                )
+                total += items
+                if child.selection_set is not None:
+                    total += self.selection_cost(child.selection_set, edge, items)
             else:
-                total += self.selection_cost(
-                    SelectionSetNode(selections=(selection,)), connection, multiplier
-                )
+                total += self.field_cost(child, owner, multiplier)
         return total
 
 
@@ -192,7 +203,12 @@ def operation_cost(
         OperationType.MUTATION: schema.mutation_type,
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
-    walker = _CostWalker(schema, fragments, variables or {}, list_estimate=list_estimate)
+    defaults = {
+        definition.variable.name.value: definition.default_value
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    walker = _CostWalker(schema, fragments, variables or {}, defaults, list_estimate=list_estimate)
     return walker.selection_cost(operation.selection_set, root, 1)
 
 

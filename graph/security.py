@@ -62,7 +62,18 @@ def content_security_policy(html: bytes) -> str:
     )
 
 
-async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
+def _security_headers(*, graphql: bool, hsts: bool) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    if graphql:
+        headers.append((b"cache-control", b"no-store"))
+    if hsts:
+        headers.append((b"strict-transport-security", HSTS))
+    return headers
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, object], headers: list[tuple[bytes, bytes]]
+) -> None:
     payload = orjson.dumps(body)
     await send(
         {
@@ -71,10 +82,18 @@ async def _send_json(send: Send, status: int, body: dict[str, object]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def _with_json_type(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    return [
+        (key, b"application/json") if key == b"content-type" else (key, value)
+        for key, value in headers
+    ]
 
 
 def _error(scope: Scope, message: str, code: str) -> dict[str, object]:
@@ -103,17 +122,27 @@ class SecurityMiddleware:
             media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
             if media_type not in JSON_TYPES:
                 message = "POST /graphql needs Content-Type: application/json."
-                await _send_json(send, 415, _error(scope, message, "UNSUPPORTED_MEDIA_TYPE"))
+                error = _error(scope, message, "UNSUPPORTED_MEDIA_TYPE")
+                await _send_json(send, 415, error, self._headers(graphql=True))
                 return
+            if media_type != "application/json":
+                # The GraphQL-over-HTTP media type carries the same JSON body; Strawberry
+                # only parses the plain one, so present it as that.
+                scope = {**scope, "headers": _with_json_type(scope["headers"])}
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send)
             return
         await self._run(scope, receive, send, is_graphql=is_graphql)
 
+    def _headers(self, *, graphql: bool) -> list[tuple[bytes, bytes]]:
+        return _security_headers(graphql=graphql, hsts=self.hsts)
+
     async def _too_large(self, scope: Scope, send: Send) -> None:
         message = f"The request body is larger than {self.max_body_bytes} bytes."
-        await _send_json(send, 413, _error(scope, message, "PAYLOAD_TOO_LARGE"))
+        is_graphql = scope["path"].rstrip("/") == self.graphql_path
+        error = _error(scope, message, "PAYLOAD_TOO_LARGE")
+        await _send_json(send, 413, error, self._headers(graphql=is_graphql))
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, *, is_graphql: bool) -> None:
         received = 0
@@ -136,14 +165,7 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", []))
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                if is_graphql:
-                    headers.append((b"cache-control", b"no-store"))
-                if self.hsts:
-                    headers.append((b"strict-transport-security", HSTS))
+                headers += self._headers(graphql=is_graphql)
                 message["headers"] = headers
                 content_type = dict(headers).get(b"content-type", b"")
                 if content_type.startswith(b"text/html"):

@@ -15,6 +15,7 @@ from auth.throttle import (
 from auth.tokens import TokenCodec, TokenConfig
 from config.settings import Settings
 from graph.context import Services
+from graph.ratelimit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -37,7 +38,7 @@ def token_config(settings: Settings) -> TokenConfig:
 
 
 def build_services(settings: Settings) -> Services:
-    """Hasher, token codec, throttle (in Redis when REDIS_URL is set) and the auth services."""
+    """Hasher, token codec, throttle and rate limiter (in Redis when REDIS_URL is set), auth."""
     hasher = PasswordHasher()
     counter: FailureCounter = (
         RedisFailureCounter(settings.redis_url) if settings.redis_url else MemoryFailureCounter()
@@ -51,4 +52,12 @@ def build_services(settings: Settings) -> Services:
         ),
     )
     auth = AuthService(codec=TokenCodec(token_config(settings)), hasher=hasher, throttle=throttle)
-    return Services(settings=settings, auth=auth, admin=UserAdmin(hasher))
+    buckets: BucketStore = (
+        RedisBucketStore(settings.redis_url) if settings.redis_url else MemoryBucketStore()
+    )
+    limiter = RateLimiter(
+        buckets,
+        requests_per_minute=settings.rate_limit_requests_per_minute,
+        cost_per_minute=settings.rate_limit_cost_per_minute,
+    )
+    return Services(settings=settings, auth=auth, admin=UserAdmin(hasher), limiter=limiter)
