@@ -10,9 +10,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from audit.access import AccessLogMiddleware
+from audit.capture import set_actor
 from auth.rbac import Principal
 from auth.service import AuthService
 from config.logging import configure_logging
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         lifecycle.install()
         yield
         await engine.dispose()
+        await services.limiter.close()
 
     app = FastAPI(
         title="Task Graph API",
@@ -78,6 +82,12 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     async def context_getter(request: Request) -> AsyncIterator[Context]:
         uow = SqlAlchemyUnitOfWork(session_factory)
         principal, auth_error = await authenticate(services.auth, uow, request)
+        set_actor(
+            uow.session.sync_session,
+            actor_id=principal.user_id if principal else None,
+            request_id=request_id_of(request.scope),
+        )
+        request.scope.setdefault("state", {})["user_id"] = principal.user_id if principal else None
         try:
             yield Context(
                 services=services,
@@ -114,6 +124,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         graphql_path="/graphql",
         hsts=settings.is_production,
     )
+    app.add_middleware(AccessLogMiddleware, engine=engine, request_id_of=request_id_of)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -132,6 +143,10 @@ async def authenticate(
         return await auth.authenticate(uow, token.strip()), None
     except Unauthenticated as error:
         return None, error
+    except sa_exc.TimeoutError:
+        # An exhausted pool is overload, not a bug: a warning, no stack trace per request.
+        log.warning("authentication waited too long for a database connection")
+        return None, ServiceUnavailable("The service is busy; retry in a moment.")
     except Exception:
         # The database failed while loading the caller: answer cleanly, keep the trace in the log.
         log.exception("authentication failed")

@@ -9,6 +9,7 @@ import strawberry
 
 from auth.rbac import Module
 from domain.errors import InvalidInput
+from graph.audit.types import access_node, change_node
 from graph.context import Context, Info, context_of
 from graph.customers.types import customer_node
 from graph.permissions import IsAuthenticated, guard, principal_of, require
@@ -36,6 +37,8 @@ _RESOLVERS: dict[str, tuple[Module, Fetch, Callable[[Any], Node]]] = {
     "Task": (Module.TASKS, lambda ctx, pk: ctx.loaders.task_by_id.load(pk), task_node),
     "User": (Module.USERS, lambda ctx, pk: ctx.loaders.user_by_id.load(pk), user_node),
     "Role": (Module.USERS, _role, role_node),
+    "AuditLog": (Module.AUDIT, lambda ctx, pk: ctx.uow.audit.change_by_id(pk), change_node),
+    "AccessLog": (Module.AUDIT, lambda ctx, pk: ctx.uow.audit.access_by_id(pk), access_node),
 }
 
 

@@ -22,7 +22,9 @@ from strawberry.extensions import (
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from audit.access import AccessLogExtension
 from config.settings import Settings
+from graph.audit.queries import AuditQueries
 from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
 from graph.customers.queries import CustomerQueries
@@ -31,6 +33,7 @@ from graph.limits import CostAnalysis, DocumentSizeLimiter, directive_limiter
 from graph.node import NodeQueries
 from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
+from graph.ratelimit import RateLimit
 from graph.scalars import SCALAR_MAP
 from graph.tasks.mutations import TaskMutations
 from graph.tasks.queries import TaskQueries
@@ -43,7 +46,7 @@ TIMEOUT = "TIMEOUT"
 
 
 @strawberry.type
-class Query(NodeQueries, ProductQueries, CustomerQueries, TaskQueries, UserQueries):
+class Query(NodeQueries, ProductQueries, CustomerQueries, TaskQueries, UserQueries, AuditQueries):
     """Every read."""
 
 
@@ -102,6 +105,7 @@ class Schema(strawberry.Schema):
 
 def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: AccessLogExtension(log_variables=settings.audit_log_variables),
         # The size check runs before the parser, the others before validation completes.
         lambda: DocumentSizeLimiter(settings.graphql_max_document_chars),
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
@@ -112,6 +116,8 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
         lambda: directive_limiter(settings.graphql_max_directives),
         lambda: CostAnalysis(settings.graphql_max_cost, settings.graphql_list_cost_estimate),
+        # After CostAnalysis, so an operation over the cost limit takes nothing from the bucket.
+        lambda: RateLimit(settings.graphql_list_cost_estimate),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import StaticPool
 
+from audit.capture import AuditedSession
 from config.settings import Settings
 
 sql_log = structlog.get_logger("sql")
@@ -82,5 +83,7 @@ def _log_statement(
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded values after commit, so payloads need no reload."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """Audited sessions that keep loaded values after commit, so payloads need no reload."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=AuditedSession
+    )

@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -217,3 +219,74 @@ class RevokedTokenModel(Base):
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+class AuditLogModel(Base):
+    """One captured data change, hash-chained to the one before it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    action: Mapped[str] = mapped_column(String(8), nullable=False)
+    entity: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_label: Mapped[str | None] = mapped_column(String(64))
+    old_values: Mapped[Any | None] = mapped_column(JSON)
+    new_values: Mapped[Any | None] = mapped_column(JSON)
+    changed_fields: Mapped[Any] = mapped_column(JSON, nullable=False)
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    operation_name: Mapped[str | None] = mapped_column(String(256))
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+    __table_args__ = (
+        Index(None, "occurred_at", "id"),
+        Index(None, "entity", "entity_id"),
+        Index(None, "action"),
+        Index(None, "actor_id"),
+        Index(None, "request_id"),
+    )
+
+
+class AccessLogModel(Base):
+    """One served request to /graphql: who asked what, from where, and how it ended."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(16), nullable=False)
+    path: Mapped[str] = mapped_column(String(256), nullable=False)
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    request_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    operation_type: Mapped[str | None] = mapped_column(String(16))
+    operation_name: Mapped[str | None] = mapped_column(String(256))
+    error_codes: Mapped[Any] = mapped_column(JSON, nullable=False)
+    has_errors: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # Security events (failed login email, refresh reuse) and, when enabled, variables.
+    details: Mapped[Any | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index(None, "occurred_at", "id"),
+        Index(None, "user_id"),
+        Index(None, "operation_name"),
+        Index(None, "status_code"),
+        Index(None, "has_errors"),
+        Index(None, "request_id"),
+    )
+
+
+class AuditAnchorModel(Base):
+    """Where the live chain starts after archiving: the last archived record's hash."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_archived_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_archived_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

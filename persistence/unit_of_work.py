@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from audit.queries import AuditReader
 from domain.errors import Conflict
 from persistence.identity import SqlAlchemyIdentityRepository
 from persistence.repositories import (
@@ -37,6 +40,7 @@ class SqlAlchemyUnitOfWork:
         self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
         self.users = SqlAlchemyUserRepository(self.session, self._lock)
         self.identity = SqlAlchemyIdentityRepository(self.session, self._lock)
+        self.audit = AuditReader(self.session, self._lock)
 
     async def __aenter__(self) -> Self:
         self._committed = False
@@ -55,6 +59,12 @@ class SqlAlchemyUnitOfWork:
             raise Conflict("The change conflicts with existing data.") from exc
         if isinstance(exc, StaleDataError):
             raise Conflict("The record was changed by someone else; reload and retry.") from exc
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """The session's connection for a long read (the chain walk), held exclusively."""
+        async with self._lock:
+            yield await self.session.connection()
 
     async def commit(self) -> None:
         """Make the transaction's changes permanent."""

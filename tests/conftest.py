@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -205,7 +205,7 @@ class GraphQLClient:
 
 
 SUPERUSER_EMAIL = "root@test.example"
-SUPERUSER_PASSWORD = "root-password-for-tests"  # noqa: S105
+SUPERUSER_PASSWORD = "root-password-for-tests"
 
 
 @pytest.fixture(scope="session")
@@ -226,7 +226,7 @@ async def add_login_user(
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         result = await conn.execute(
-            insert(UserModel.__table__)
+            insert(UserModel)
             .values(
                 email=email,
                 full_name=email.split("@")[0],
@@ -236,7 +236,7 @@ async def add_login_user(
                 created_at=now,
                 updated_at=now,
             )
-            .returning(UserModel.__table__.c.id)
+            .returning(UserModel.id)
         )
         return int(result.scalar_one())
 

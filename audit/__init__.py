@@ -1,0 +1,1 @@
+"""The audit trail: change capture, access log, tamper evidence and archiving."""

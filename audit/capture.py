@@ -1,0 +1,231 @@
+"""Change capture through SQLAlchemy session hooks.
+
+`after_flush` turns every INSERT, UPDATE and DELETE of an audited entity into an entry
+(old values, new values, the fields that really changed); `before_commit` writes the
+entries of the whole transaction in one batch, hash-chained, inside the same transaction.
+A rollback discards them with the change. Writers are serialised so the chain never forks:
+PostgreSQL takes a transaction-scoped advisory lock in the statement that reads the chain
+head; SQLite already holds its single write lock once the transaction has written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Table, func, insert, inspect, select, text
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
+
+from audit.chain import json_value, link_hash
+from persistence.models import AuditAnchorModel, AuditLogModel
+
+AUDITED_TABLES: Final = frozenset(
+    {
+        "products",
+        "customers",
+        "tasks",
+        "task_products",
+        "users",
+        "roles",
+        "role_grants",
+        "user_roles",
+    }
+)
+SECRET_COLUMNS: Final = frozenset({"password_hash", "token_hash"})
+REDACTED: Final = "[REDACTED]"
+# Bookkeeping that changes with every write; it stays in the values but is not a "change".
+BOOKKEEPING: Final = frozenset({"updated_at", "version"})
+PENDING_KEY: Final = "audit.pending"
+CHAIN_LOCK_KEY: Final = 7_310_431_559  # an arbitrary constant naming the audit chain's lock
+
+audit_t = cast(Table, AuditLogModel.__table__)
+anchor_t = cast(Table, AuditAnchorModel.__table__)
+
+
+class AuditedSession(Session):
+    """The session class whose flushes and commits are audited."""
+
+
+def _value(column: str, value: Any) -> Any:
+    return REDACTED if column in SECRET_COLUMNS and value is not None else json_value(value)
+
+
+def _entity_id(state: Any) -> str:
+    return ":".join(
+        str(part) for part in state.identity or state.mapper.primary_key_from_instance(state.obj())
+    )
+
+
+def _entry(action: str, obj: Any) -> dict[str, Any] | None:
+    state = inspect(obj)
+    table = state.mapper.local_table.name
+    if table not in AUDITED_TABLES:
+        return None
+    columns = [attr.key for attr in state.mapper.column_attrs]
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    changed: list[str] = []
+    if action == "INSERT":
+        new = {key: _value(key, getattr(obj, key)) for key in columns}
+        changed = sorted(key for key in columns if new[key] is not None and key not in BOOKKEEPING)
+    elif action == "DELETE":
+        old = {key: _value(key, state.dict.get(key)) for key in columns}
+        changed = sorted(key for key in columns if old[key] is not None and key not in BOOKKEEPING)
+    else:
+        old, new = {}, {}
+        for key in columns:
+            history = get_history(obj, key)
+            current = getattr(obj, key)
+            before = history.deleted[0] if history.deleted else current
+            if key == "version" and isinstance(current, int):
+                # The ORM bumps the version counter inside the flush, outside attribute history.
+                before = current - 1
+            old[key], new[key] = _value(key, before), _value(key, current)
+            # Compared before redaction: a new password hash is a change even though both
+            # sides are written as "[REDACTED]".
+            really = json_value(before) != json_value(current)
+            if history.has_changes() and really and key not in BOOKKEEPING:
+                changed.append(key)
+        if not changed:
+            return None
+    return {
+        "action": action,
+        "entity": table,
+        "entity_id": _entity_id(state),
+        "old_values": old,
+        "new_values": new,
+        "changed_fields": sorted(changed),
+    }
+
+
+def _collect(session: Session, _flush_context: UOWTransaction) -> None:
+    pending: list[dict[str, Any]] = session.info.setdefault(PENDING_KEY, [])
+    for action, objects in (
+        ("INSERT", session.new),
+        ("UPDATE", session.dirty),
+        ("DELETE", session.deleted),
+    ):
+        for obj in objects:
+            entry = _entry(action, obj)
+            if entry is not None:
+                pending.append(entry)
+
+
+def _chain_head(connection: Connection) -> str:
+    head = func.coalesce(
+        select(audit_t.c.hash).order_by(audit_t.c.id.desc()).limit(1).scalar_subquery(),
+        select(anchor_t.c.last_archived_hash).where(anchor_t.c.id == 1).scalar_subquery(),
+        "",
+    )
+    if connection.dialect.name == "postgresql":
+        # The lock is its own statement: under READ COMMITTED a statement's snapshot is taken
+        # before it waits, so reading the head in the locking statement would see a stale head.
+        connection.execute(select(func.pg_advisory_xact_lock(text(str(CHAIN_LOCK_KEY)))))
+    return str(connection.execute(select(head)).scalar_one())
+
+
+def append(
+    connection: Connection,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    actor_id: int | None,
+    actor_label: str | None,
+    request_id: str | None,
+    operation_name: str | None,
+    now: datetime | None = None,
+) -> int:
+    """Write `entries` as chained records in one INSERT; returns how many were written."""
+    if not entries:
+        return 0
+    occurred = (now or datetime.now(UTC)).astimezone(UTC)
+    previous = _chain_head(connection)
+    rows = []
+    for entry in entries:
+        record = {
+            **entry,
+            "occurred_at": occurred,
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "request_id": request_id,
+            "operation_name": operation_name,
+        }
+        digest = link_hash(previous, record)
+        rows.append({**record, "prev_hash": previous, "hash": digest})
+        previous = digest
+    connection.execute(insert(audit_t), rows)
+    return len(rows)
+
+
+def _write(session: Session) -> None:
+    session.flush()  # before_commit runs before the final flush; capture it too
+    entries = session.info.pop(PENDING_KEY, None)
+    if not entries:
+        return
+    info = session.info
+    append(
+        session.connection(),
+        entries,
+        actor_id=info.get("actor_id"),
+        actor_label=info.get("actor_label"),
+        request_id=info.get("request_id"),
+        operation_name=info.get("operation_name"),
+    )
+
+
+def _discard(session: Session, *_args: Any) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def bulk_insert_entries(
+    entity: str, rows: Iterable[Mapping[str, Any]], key: str = "id"
+) -> list[dict[str, Any]]:
+    """Entries for rows inserted with Core (seeds), so bulk loads are audited too."""
+    entries = []
+    for row in rows:
+        values = {column: _value(column, value) for column, value in row.items()}
+        entries.append(
+            {
+                "action": "INSERT",
+                "entity": entity,
+                "entity_id": str(row[key]) if key in row else "",
+                "old_values": None,
+                "new_values": values,
+                "changed_fields": sorted(
+                    k for k, v in values.items() if v is not None and k not in BOOKKEEPING
+                ),
+            }
+        )
+    return entries
+
+
+def set_actor(
+    session: Session | Any,
+    *,
+    actor_id: int | None = None,
+    actor_label: str | None = None,
+    request_id: str | None = None,
+    operation_name: str | None = None,
+) -> None:
+    """Say who is changing data in this session, for the records its commits write."""
+    info = session.info
+    info["actor_id"] = actor_id
+    info["actor_label"] = actor_label
+    info["request_id"] = request_id
+    if operation_name is not None:
+        info["operation_name"] = operation_name
+
+
+def install() -> None:
+    """Register the hooks on `AuditedSession` (idempotent)."""
+    from sqlalchemy import event
+
+    if not event.contains(AuditedSession, "after_flush", _collect):
+        event.listen(AuditedSession, "after_flush", _collect)
+        event.listen(AuditedSession, "before_commit", _write)
+        event.listen(AuditedSession, "after_rollback", _discard)
+        event.listen(AuditedSession, "after_soft_rollback", _discard)
+
+
+install()

@@ -1,0 +1,127 @@
+"""Chain verification: `verifyAuditChain` and `python -m audit.verify [--archive DIR]`.
+
+Walking from the archive anchor (or the empty genesis hash), every record must name its
+predecessor's hash and hash to its own. An edited row breaks its own hash; a deleted or
+inserted row breaks its successor's link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from audit.chain import GENESIS, link_hash
+from persistence.models import AuditAnchorModel, AuditLogModel
+
+BATCH = 1000
+audit_t = cast(Table, AuditLogModel.__table__)
+anchor_t = cast(Table, AuditAnchorModel.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of a walk along the chain."""
+
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    last_hash: str = GENESIS
+
+
+class ChainWalker:
+    """Checks records one after another, remembering where the chain broke first."""
+
+    def __init__(self, start: str = GENESIS) -> None:
+        self.expected = start
+        self.checked = 0
+        self.first_broken_id: int | None = None
+
+    def feed(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Check the next records, in id order."""
+        for record in records:
+            self.checked += 1
+            valid = record["prev_hash"] == self.expected and record["hash"] == link_hash(
+                record["prev_hash"], record
+            )
+            if not valid and self.first_broken_id is None:
+                self.first_broken_id = int(record["id"])
+            self.expected = str(record["hash"])
+
+    def report(self) -> ChainReport:
+        """What the walk found."""
+        return ChainReport(
+            ok=self.first_broken_id is None,
+            checked=self.checked,
+            first_broken_id=self.first_broken_id,
+            last_hash=self.expected,
+        )
+
+
+async def chain_start(connection: AsyncConnection) -> str:
+    """The hash the live chain must continue from: the archive anchor, or genesis."""
+    anchor = await connection.scalar(
+        select(anchor_t.c.last_archived_hash).where(anchor_t.c.id == 1)
+    )
+    return str(anchor) if anchor else GENESIS
+
+
+async def verify_database(connection: AsyncConnection) -> ChainReport:
+    """Walk the whole live chain in batches."""
+    walker = ChainWalker(await chain_start(connection))
+    after = 0
+    while True:
+        rows: Sequence[Any] = (
+            (
+                await connection.execute(
+                    select(audit_t).where(audit_t.c.id > after).order_by(audit_t.c.id).limit(BATCH)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        if not rows:
+            return walker.report()
+        walker.feed(rows)
+        after = int(rows[-1]["id"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: exit 0 when the chain is intact, 1 when it is broken."""
+    parser = argparse.ArgumentParser(prog="python -m audit.verify", description=__doc__)
+    parser.add_argument("--database-url", help="defaults to DATABASE_URL")
+    parser.add_argument("--archive", help="check an archive directory offline instead")
+    args = parser.parse_args(argv)
+    if args.archive:
+        from audit.archive import verify_archive
+
+        report = verify_archive(args.archive)
+    else:
+        report = asyncio.run(_verify_url(args.database_url))
+    state = "ok" if report.ok else f"BROKEN at record {report.first_broken_id}"
+    print(f"audit chain {state}; {report.checked} record(s) checked")
+    return 0 if report.ok else 1
+
+
+async def _verify_url(database_url: str | None) -> ChainReport:
+    from config.settings import get_settings
+    from persistence.database import create_engine
+
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            return await verify_database(connection)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""GraphQL adapter of the audit trail, for auditors (AUDIT read)."""
