@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.pagination import Page, PageRequest, SortKey, parse_datetime
+from persistence.gate import SessionGate
 from persistence.keyset import Sortable, paged, to_page
 from persistence.models import AccessLogModel, AuditLogModel
 
@@ -161,16 +161,17 @@ class _TableReader(Generic[R]):
 class AuditReader:
     """Reads change and access records on a request's session."""
 
-    def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
+    def __init__(self, session: AsyncSession, lock: SessionGate) -> None:
         self._session = session
         self._lock = lock
         self._changes = _TableReader(audit_t, ChangeRecord, self._rows)
         self._accesses = _TableReader(access_t, AccessRecord, self._rows)
 
     async def _rows(self, stmt: Any) -> Sequence[Any]:
-        async with self._lock:
-            rows: Sequence[Any] = (await self._session.execute(stmt)).all()
-            return rows
+        async def fetch() -> Sequence[Any]:
+            return (await self._session.execute(stmt)).all()
+
+        return await self._lock.run(fetch)
 
     async def change_page(self, criteria: ChangeFilter, page: PageRequest) -> Page[ChangeRecord]:
         """A page of change records."""

@@ -6,7 +6,6 @@ see them; token bookkeeping rows use Core statements (atomic conditional updates
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth.ports import Credentials, PrincipalRecord, RefreshRecord, Role
 from auth.rbac import Action, Grant, Module
 from domain.users.model import User
+from persistence.gate import SessionGate
 from persistence.models import (
     RefreshTokenModel,
     RevokedTokenModel,
@@ -92,14 +92,15 @@ def _user(obj: UserModel) -> User:
 class SqlAlchemyIdentityRepository:
     """Implements `auth.ports.IdentityRepository` on one request's session."""
 
-    def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
+    def __init__(self, session: AsyncSession, lock: SessionGate) -> None:
         self._session = session
         self._lock = lock
 
     async def _rows(self, stmt: Any) -> Sequence[Any]:
-        async with self._lock:
-            rows: Sequence[Any] = (await self._session.execute(stmt)).all()
-            return rows
+        async def fetch() -> Sequence[Any]:
+            return (await self._session.execute(stmt)).all()
+
+        return await self._lock.run(fetch)
 
     async def _exists(self, condition: ColumnElement[bool]) -> bool:
         async with self._lock:

@@ -4,7 +4,6 @@ Repositories never commit: the unit of work does."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any, Generic, TypeVar
@@ -17,6 +16,7 @@ from domain.pagination import Page, PageRequest
 from domain.products.model import NewProduct, Product, ProductFilter
 from domain.tasks.model import NewTask, Task, TaskFilter
 from domain.users.model import User
+from persistence.gate import SessionGate
 from persistence.keyset import Sortable, group_pages, paged, to_page, windowed
 from persistence.models import (
     Base,
@@ -55,7 +55,7 @@ class _Repository(Generic[E, M]):
     model: type[M]
     table: Any
 
-    def __init__(self, session: AsyncSession, lock: asyncio.Lock) -> None:
+    def __init__(self, session: AsyncSession, lock: SessionGate) -> None:
         self._session = session
         # One session must not run two statements at once; loaders would otherwise race.
         self._lock = lock
@@ -72,13 +72,17 @@ class _Repository(Generic[E, M]):
         return self.entity(*[getattr(obj, f.name) for f in fields(self.entity)])  # type: ignore[arg-type]
 
     async def _rows(self, stmt: Select[Any]) -> Sequence[Any]:
-        async with self._lock:
+        async def fetch() -> Sequence[Any]:
             rows: Sequence[Any] = (await self._session.execute(stmt)).all()
             return rows
 
+        return await self._lock.run(fetch)
+
     async def _scalar(self, stmt: Select[Any]) -> Any:
-        async with self._lock:
+        async def fetch() -> Any:
             return (await self._session.execute(stmt)).scalar_one()
+
+        return await self._lock.run(fetch)
 
     async def _load(self, pk: int) -> M | None:
         async with self._lock:

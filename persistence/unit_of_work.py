@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -14,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from audit.queries import AuditReader
 from domain.errors import Conflict
+from persistence.gate import SessionGate
 from persistence.identity import SqlAlchemyIdentityRepository
 from persistence.repositories import (
     SqlAlchemyCustomerRepository,
@@ -33,7 +33,7 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         # A session holds no connection until its first statement, so this is cheap.
         self.session = session_factory()
-        self._lock = asyncio.Lock()
+        self._lock = SessionGate()
         self._committed = False
         self.products = SqlAlchemyProductRepository(self.session, self._lock)
         self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
@@ -79,4 +79,5 @@ class SqlAlchemyUnitOfWork:
 
     async def close(self) -> None:
         """Release the session and its connection."""
+        await self._lock.drain()
         await self.session.close()

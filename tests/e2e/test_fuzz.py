@@ -205,18 +205,6 @@ async def own_app_client(
         await own.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "When a non-null root field fails (here products(first: 101) with BAD_USER_INPUT), "
-        "graphql-core cancels the sibling resolvers while their SQL is in flight; SQLAlchemy "
-        "then invalidates the connection. On PostgreSQL every such request throws a pooled "
-        "connection away (a cheap reconnect storm for any signed-in caller); on in-memory "
-        "SQLite the database itself is lost. Fix: let statements finish when their task is "
-        "cancelled (shield the DB call in the unit of work and await it in close()), or "
-        "validate paging arguments before any resolver awaits the database."
-    ),
-)
 async def test_given_a_failing_non_null_root_field_when_siblings_query_then_no_connection_dies(
     own_app_client: tuple[GraphQLClient, AsyncEngine],
 ) -> None:
