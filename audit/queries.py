@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.pagination import Page, PageRequest, SortKey, parse_datetime
+from domain.validation import Violations
 from persistence.gate import SessionGate
 from persistence.keyset import Sortable, paged, to_page
 from persistence.models import AccessLogModel, AuditLogModel
@@ -94,41 +95,34 @@ def newest_first(
     )
 
 
-def _change_where(f: ChangeFilter) -> list[ColumnElement[bool]]:
-    c = audit_t.c
-    where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (c.entity, f.entity),
-        (c.entity_id, f.entity_id),
-        (c.action, f.action),
-        (c.actor_id, f.actor_id),
-        (c.request_id, f.request_id),
-    ):
-        if value is not None:
-            where.append(column == value)
-    if f.occurred_after is not None:
-        where.append(c.occurred_at > f.occurred_after)
-    if f.occurred_before is not None:
-        where.append(c.occurred_at < f.occurred_before)
-    return where
+F = TypeVar("F", ChangeFilter, AccessFilter)
 
 
-def _access_where(f: AccessFilter) -> list[ColumnElement[bool]]:
-    c = access_t.c
+def checked(criteria: F) -> F:
+    """Refuse text criteria that are too long or carry control characters (PostgreSQL
+    rejects NUL bytes), with BAD_USER_INPUT naming each field."""
+    v = Violations()
+    for criterion in fields(criteria):
+        value = getattr(criteria, criterion.name)
+        if isinstance(value, str):
+            v.criterion(criterion.name, value, max_length=256)
+    v.raise_if_any()
+    return criteria
+
+
+def _where(table: Table, criteria: ChangeFilter | AccessFilter) -> list[ColumnElement[bool]]:
+    """Equality on every given criterion (each is named after its column), plus the window."""
     where: list[ColumnElement[bool]] = []
-    for column, value in (
-        (c.user_id, f.user_id),
-        (c.operation_name, f.operation_name),
-        (c.status_code, f.status_code),
-        (c.has_errors, f.has_errors),
-        (c.request_id, f.request_id),
-    ):
-        if value is not None:
-            where.append(column == value)
-    if f.occurred_after is not None:
-        where.append(c.occurred_at > f.occurred_after)
-    if f.occurred_before is not None:
-        where.append(c.occurred_at < f.occurred_before)
+    for criterion in fields(criteria):
+        value = getattr(criteria, criterion.name)
+        if value is None:
+            continue
+        if criterion.name == "occurred_after":
+            where.append(table.c.occurred_at > value)
+        elif criterion.name == "occurred_before":
+            where.append(table.c.occurred_at < value)
+        else:
+            where.append(table.c[criterion.name] == value)
     return where
 
 
@@ -175,11 +169,11 @@ class AuditReader:
 
     async def change_page(self, criteria: ChangeFilter, page: PageRequest) -> Page[ChangeRecord]:
         """A page of change records."""
-        return await self._changes.page(_change_where(criteria), page)
+        return await self._changes.page(_where(audit_t, criteria), page)
 
     async def change_count(self, criteria: ChangeFilter) -> int:
         """How many change records match."""
-        return await self._changes.count(_change_where(criteria))
+        return await self._changes.count(_where(audit_t, criteria))
 
     async def change_by_id(self, record_id: int) -> ChangeRecord | None:
         """One change record."""
@@ -187,11 +181,11 @@ class AuditReader:
 
     async def access_page(self, criteria: AccessFilter, page: PageRequest) -> Page[AccessRecord]:
         """A page of access records."""
-        return await self._accesses.page(_access_where(criteria), page)
+        return await self._accesses.page(_where(access_t, criteria), page)
 
     async def access_count(self, criteria: AccessFilter) -> int:
         """How many access records match."""
-        return await self._accesses.count(_access_where(criteria))
+        return await self._accesses.count(_where(access_t, criteria))
 
     async def access_by_id(self, record_id: int) -> AccessRecord | None:
         """One access record."""

@@ -180,18 +180,17 @@ class UserAdmin:
     ) -> Role:
         """Create a role; its grants may not exceed the creator's own."""
         v = Violations()
-        values = self._role_fields(v, name, description)
+        name = v.text("name", name, max_length=ROLE_NAME_MAX_LENGTH)
+        description = v.optional_text(
+            "description", description, max_length=ROLE_DESCRIPTION_MAX_LENGTH
+        )
         _check_grants(v, grants)
         v.raise_if_any()
         _check_covers(actor, grants, "create")
         async with uow:
-            if await uow.identity.role_name_taken(str(values["name"])):
+            if await uow.identity.role_name_taken(name):
                 raise Conflict("A role with this name already exists.", fields={"name": "is taken"})
-            role = await uow.identity.add_role(
-                name=str(values["name"]),
-                description=values.get("description"),  # type: ignore[arg-type]
-                grants=grants,
-            )
+            role = await uow.identity.add_role(name=name, description=description, grants=grants)
             await uow.commit()
         return role
 

@@ -212,6 +212,25 @@ def operation_cost(
     return walker.selection_cost(operation.selection_set, root, 1)
 
 
+_COST_ATTRIBUTE = "_taskgraph_cost"
+
+
+def priced(ctx: Any, list_estimate: int) -> int:
+    """The operation's cost, computed once per operation and shared by the extensions that
+    need it (the cost limit and the cost bucket)."""
+    cost = getattr(ctx, _COST_ATTRIBUTE, None)
+    if cost is None:
+        cost = operation_cost(
+            ctx.schema._schema,
+            ctx.graphql_document,
+            ctx.operation_name,
+            ctx.variables,
+            list_estimate=list_estimate,
+        )
+        setattr(ctx, _COST_ATTRIBUTE, cost)
+    return int(cost)
+
+
 class CostAnalysis(SchemaExtension):
     """Refuses operations above `max_cost` with QUERY_TOO_COMPLEX; reports the cost always."""
 
@@ -224,13 +243,7 @@ class CostAnalysis(SchemaExtension):
         """Price the validated document; short-circuit execution when it is too dear."""
         ctx = self.execution_context
         if ctx.graphql_document is not None:
-            self.cost = operation_cost(
-                ctx.schema._schema,
-                ctx.graphql_document,
-                ctx.operation_name,
-                ctx.variables,
-                list_estimate=self.list_estimate,
-            )
+            self.cost = priced(ctx, self.list_estimate)
             if self.cost > self.max_cost:
                 error = GraphQLError(
                     f"The query costs {self.cost}; the limit is {self.max_cost}. "

@@ -26,7 +26,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode
-from graph.limits import operation_cost
+from graph.limits import priced
 
 if TYPE_CHECKING:
     from graph.context import Context
@@ -261,13 +261,7 @@ class RateLimit(SchemaExtension):
         # A result already set means an earlier check (the cost limit) refused it.
         if found is not None and ctx.result is None and ctx.graphql_document is not None:
             limiter, context = found
-            cost = operation_cost(
-                ctx.schema._schema,
-                ctx.graphql_document,
-                ctx.operation_name,
-                ctx.variables,
-                list_estimate=self.list_estimate,
-            )
+            cost = priced(ctx, self.list_estimate)
             wait = await limiter.take_cost(caller_key(context), cost)
             if wait:
                 error = _refuse(context, wait, COST_BUDGET_SPENT)

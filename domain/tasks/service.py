@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import NotFound
 from domain.pagination import Page, PageRequest
 from domain.ports import UnitOfWork
 from domain.tasks.model import (
@@ -115,8 +115,8 @@ async def update_task(
         changed = {k: v for k, v in values.items() if getattr(task, k) != v}
         await _check_references(
             uow,
-            customer_id=_as_id(changed.get("customer_id")),
-            assignee_id=_as_id(changed.get("assignee_id")),
+            customer_id=_changed_ref(changed, "customer_id"),
+            assignee_id=_changed_ref(changed, "assignee_id"),
             product_ids=product_ids,
         )
         if not changed and product_ids is None:
@@ -126,10 +126,10 @@ async def update_task(
     return task
 
 
-def _as_id(value: object) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    raise InvalidInput("Invalid reference.")  # pragma: no cover - guarded by the patch type
+def _changed_ref(changed: Mapping[str, object], key: str) -> int | None:
+    """A reference the update sets to another object (None when unchanged or cleared)."""
+    value = changed.get(key)
+    return value if isinstance(value, int) else None
 
 
 async def delete_task(uow: UnitOfWork, task_id: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from audit.queries import AccessFilter, ChangeFilter, newest_first
+from audit.queries import AccessFilter, ChangeFilter, checked, newest_first
 from audit.verify import verify_database
 from auth.rbac import Module
 from graph.audit.types import (
@@ -25,28 +25,32 @@ from graph.relay import Connection, build_connection, decode_id_of, encode_globa
 def _change_filter(f: AuditLogFilter | None) -> ChangeFilter:
     if f is None:
         return ChangeFilter()
-    return ChangeFilter(
-        entity=f.entity,
-        entity_id=f.entity_id,
-        action=f.action.value if f.action else None,
-        actor_id=decode_id_of(f.actor_id, "User", field="actorId") if f.actor_id else None,
-        request_id=f.request_id,
-        occurred_after=f.occurred_after,
-        occurred_before=f.occurred_before,
+    return checked(
+        ChangeFilter(
+            entity=f.entity,
+            entity_id=f.entity_id,
+            action=f.action.value if f.action else None,
+            actor_id=decode_id_of(f.actor_id, "User", field="actorId") if f.actor_id else None,
+            request_id=f.request_id,
+            occurred_after=f.occurred_after,
+            occurred_before=f.occurred_before,
+        )
     )
 
 
 def _access_filter(f: AccessLogFilter | None) -> AccessFilter:
     if f is None:
         return AccessFilter()
-    return AccessFilter(
-        user_id=decode_id_of(f.user_id, "User", field="userId") if f.user_id else None,
-        operation_name=f.operation_name,
-        status_code=f.status_code,
-        has_errors=f.has_errors,
-        request_id=f.request_id,
-        occurred_after=f.occurred_after,
-        occurred_before=f.occurred_before,
+    return checked(
+        AccessFilter(
+            user_id=decode_id_of(f.user_id, "User", field="userId") if f.user_id else None,
+            operation_name=f.operation_name,
+            status_code=f.status_code,
+            has_errors=f.has_errors,
+            request_id=f.request_id,
+            occurred_after=f.occurred_after,
+            occurred_before=f.occurred_before,
+        )
     )
 
 

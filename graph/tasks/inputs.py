@@ -53,7 +53,8 @@ class TaskOrder:
     direction: SortDirection = SortDirection.ASC
 
 
-def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
+def optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
+    """Decode an optional global ID of `type_name`; None stays None."""
     return None if value is None else decode_id_of(value, type_name, field=field)
 
 
@@ -68,9 +69,9 @@ def task_criteria(f: TaskFilter | None) -> TaskCriteria:
             search=f.search,
             statuses=tuple(f.status) if f.status is not None else None,
             priorities=tuple(f.priority) if f.priority is not None else None,
-            customer_id=_optional_id(f.customer_id, "Customer", "customerId"),
-            assignee_id=_optional_id(f.assignee_id, "User", "assigneeId"),
-            product_id=_optional_id(f.product_id, "Product", "productId"),
+            customer_id=optional_id(f.customer_id, "Customer", "customerId"),
+            assignee_id=optional_id(f.assignee_id, "User", "assigneeId"),
+            product_id=optional_id(f.product_id, "Product", "productId"),
             due_before=f.due_before,
             due_after=f.due_after,
         )

@@ -7,19 +7,20 @@ import strawberry
 from auth.rbac import Action, Module
 from domain.tasks import service
 from domain.tasks.model import TaskPatch
+from domain.validation import UNSET, Unset
 from graph.common import DeletePayload, given
 from graph.context import Info, context_of
 from graph.permissions import CanWrite, guard
 from graph.relay import decode_id_of, decode_ids_of
-from graph.tasks.inputs import CreateTaskInput, UpdateTaskInput
+from graph.tasks.inputs import CreateTaskInput, UpdateTaskInput, optional_id
 from graph.tasks.types import TYPE_NAME, TaskPayload, task_node
 
 
-def _optional_ref(value: object, type_name: str, field: str) -> object:
-    """Decode an optional ID that may also be UNSET or an explicit null."""
-    if value is None or value is strawberry.UNSET:
-        return given(value)
-    return decode_id_of(str(value), type_name, field=field)
+def _patch_ref(value: strawberry.ID | None, type_name: str, field: str) -> int | Unset | None:
+    """A patch reference: left out (UNSET), cleared (None) or a decoded global ID."""
+    if value is strawberry.UNSET:
+        return UNSET
+    return optional_id(value, type_name, field)
 
 
 @strawberry.type
@@ -36,8 +37,8 @@ class TaskMutations:
             status=input.status,
             priority=input.priority,
             due_date=input.due_date,
-            customer_id=_optional_ref(input.customer_id, "Customer", "customerId"),  # type: ignore[arg-type]
-            assignee_id=_optional_ref(input.assignee_id, "User", "assigneeId"),  # type: ignore[arg-type]
+            customer_id=optional_id(input.customer_id, "Customer", "customerId"),
+            assignee_id=optional_id(input.assignee_id, "User", "assigneeId"),
             product_ids=decode_ids_of(input.product_ids, "Product", field="productIds"),
         )
         return TaskPayload(task=task_node(task))
@@ -56,8 +57,8 @@ class TaskMutations:
             status=given(input.status),
             priority=given(input.priority),
             due_date=given(input.due_date),
-            customer_id=_optional_ref(input.customer_id, "Customer", "customerId"),  # type: ignore[arg-type]
-            assignee_id=_optional_ref(input.assignee_id, "User", "assigneeId"),  # type: ignore[arg-type]
+            customer_id=_patch_ref(input.customer_id, "Customer", "customerId"),
+            assignee_id=_patch_ref(input.assignee_id, "User", "assigneeId"),
             product_ids=product_ids,
         )
         task = await service.update_task(

@@ -610,3 +610,21 @@ async def test_given_the_schema_when_listing_mutations_then_none_can_touch_the_a
     assert fields, "the introspection answered"
     for word in ("audit", "access", "chain", "anchor", "archive"):
         assert word not in text, word
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ('{ auditLogs(filter: {entity: "products\\u0000"}) { totalCount } }', "entity"),
+        ('{ auditLogs(filter: {requestId: "r\\u001b[2J"}) { totalCount } }', "requestId"),
+        ('{ accessLogs(filter: {operationName: "Op\\u0000"}) { totalCount } }', "operationName"),
+        ('{ accessLogs(filter: {requestId: "%s"}) { totalCount } }' % ("x" * 257), "requestId"),
+    ],
+)
+async def test_given_control_characters_in_an_audit_filter_when_queried_then_bad_user_input(
+    gql: GraphQLClient, query: str, field: str
+) -> None:
+    error = await gql.error(query)
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert field in error["extensions"]["fields"]
