@@ -2,15 +2,18 @@
 
 The Strawberry extension notes the operation's type and name at operation level (never
 per field); the ASGI middleware measures the request, reads the error codes from the
-response body, and writes the record in its own short transaction. A failed write is
-logged loudly and never fails the request.
+response body and hands the record to the `AccessLogWriter`, which group-commits whatever
+is queued in one multi-row INSERT. The request finishes once its record is committed. A
+failed write is logged loudly and never fails the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -33,6 +36,8 @@ TRUNCATED: Final = "…[truncated]"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SECRET_NAME = re.compile(r"pass|token|secret|authorization|api.?key", re.IGNORECASE)
 REDACTED: Final = "[REDACTED]"
+MAX_QUEUED: Final = 10_000
+MAX_BATCH: Final = 500
 
 access_t = cast(Table, AccessLogModel.__table__)
 
@@ -140,19 +145,148 @@ def _error_codes(body: bytes) -> list[str]:
     return codes
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    record: dict[str, Any]
+    written: asyncio.Future[bool]
+
+
+def _is_row_fault(error: Exception) -> bool:
+    """Whether the database refused the data rather than the write, so other rows may pass."""
+    if isinstance(error, sa_exc.IntegrityError | sa_exc.DataError):
+        return True
+    # A value the driver could not bind (JSON cannot encode it) never reached the database.
+    return isinstance(error, sa_exc.StatementError) and not isinstance(error, sa_exc.DBAPIError)
+
+
+def _log_lost(lost: Sequence[_Queued], error: Exception) -> None:
+    request_ids = [item.record["request_id"] for item in lost]
+    if isinstance(error, sa_exc.TimeoutError):
+        # Overload (the pool is exhausted): loud, but a stack trace per batch helps nobody.
+        log.error(
+            "access record not written: no database connection in time", request_ids=request_ids
+        )
+    else:
+        # The requests already succeeded for their clients; losing their records must be loud.
+        log.error("access record not written", request_ids=request_ids, exc_info=error)
+
+
+class AccessLogWriter:
+    """Group commit: a background task writes everything queued in one multi-row INSERT.
+
+    There is no timer: a lone record is written at once, and records that arrive while an
+    INSERT runs go together in the next one, so under load there are far fewer write
+    transactions than requests. Each caller waits until the batch holding its record has
+    committed or been given up, so a record is as durable as when each request wrote its own.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, *, max_queued: int = MAX_QUEUED, max_batch: int = MAX_BATCH
+    ) -> None:
+        self.engine = engine
+        self.max_queued = max_queued
+        self.max_batch = max_batch
+        # asyncio objects belong to one event loop, so they are made inside the running loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[_Queued] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, record: dict[str, Any]) -> bool:
+        """Queue `record`; True once its batch committed, False if it was lost (and logged)."""
+        queue = self._bound_queue()
+        written: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        # A full queue makes the caller wait here (backpressure); nothing is dropped.
+        await queue.put(_Queued(record, written))
+        self._ensure_running()
+        return await written
+
+    async def drain(self) -> None:
+        """Return once every queued record is committed (or its loss logged)."""
+        if self._queue is not None and self._loop is asyncio.get_running_loop():
+            self._ensure_running()
+            await self._queue.join()
+
+    def _bound_queue(self) -> asyncio.Queue[_Queued]:
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop:
+            # First use, or a new loop (tests build many apps): the old loop's objects are dead.
+            self._loop, self._queue, self._task = loop, asyncio.Queue(self.max_queued), None
+        self._ensure_running()
+        return self._queue
+
+    def _ensure_running(self) -> None:
+        # The task ends whenever the queue is empty, so no idle task outlives its app.
+        queue = self._queue
+        if queue is not None and not queue.empty() and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(queue), name="access-log-writer"
+            )
+
+    async def _run(self, queue: asyncio.Queue[_Queued]) -> None:
+        while not queue.empty():
+            batch = [queue.get_nowait() for _ in range(min(queue.qsize(), self.max_batch))]
+            outcomes = [False] * len(batch)
+            try:
+                outcomes = await self._commit(batch)
+            except Exception:
+                # A bug here must not stop the writer: the next batch deserves its chance.
+                log.exception("access log writer failed", records=len(batch))
+            finally:
+                # Also on cancellation: a waiter must never hang.
+                for item, is_written in zip(batch, outcomes, strict=True):
+                    if not item.written.done():
+                        item.written.set_result(is_written)
+                    queue.task_done()
+
+    async def _commit(self, batch: list[_Queued]) -> list[bool]:
+        error = await self._insert(batch)
+        if error is None:
+            return [True] * len(batch)
+        if len(batch) == 1 or not _is_row_fault(error):
+            # The database or the pool failed, not a row: every row would fail the same way.
+            _log_lost(batch, error)
+            return [False] * len(batch)
+        # One bad row must not lose the others: retry the rows one by one.
+        log.warning(
+            "access record batch refused; retrying row by row",
+            records=len(batch),
+            error=type(error).__name__,
+        )
+        outcomes: list[bool] = []
+        for index, item in enumerate(batch):
+            error = await self._insert([item])
+            if error is not None and not _is_row_fault(error):
+                # The database itself failed mid-retry: the rest would wait and fail alike.
+                rest = batch[index:]
+                _log_lost(rest, error)
+                return outcomes + [False] * len(rest)
+            if error is not None:
+                _log_lost([item], error)
+            outcomes.append(error is None)
+        return outcomes
+
+    async def _insert(self, batch: Sequence[_Queued]) -> Exception | None:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(access_t).values([item.record for item in batch]))
+        except Exception as error:  # the caller logs it and decides whether to retry
+            return error
+        return None
+
+
 class AccessLogMiddleware:
-    """Writes one access record per request to `path`, after the response is sent."""
+    """Records every request to `path`, after the response is sent, through `writer`."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        engine: AsyncEngine,
+        writer: AccessLogWriter,
         path: str = "/graphql",
         request_id_of: Callable[[Scope], str],
     ) -> None:
         self.app = app
-        self.engine = engine
+        self.writer = writer
         self.path = path
         self.request_id_of = request_id_of
 
@@ -176,9 +310,10 @@ class AccessLogMiddleware:
             await self.app(scope, receive, recording_send)
         finally:
             duration = (time.perf_counter() - started) * 1000
-            await self._write(scope, status, duration, bytes(body))
+            # The call ends only when the record is committed (or its loss is logged).
+            await self.writer.write(self._record(scope, status, duration, bytes(body)))
 
-    async def _write(self, scope: Scope, status: int, duration_ms: float, body: bytes) -> None:
+    def _record(self, scope: Scope, status: int, duration_ms: float, body: bytes) -> dict[str, Any]:
         state = access_state(scope)
         operations = state["operations"]
         first = operations[0] if operations else {}
@@ -190,7 +325,7 @@ class AccessLogMiddleware:
         if len(operations) > 1:
             details["operations"] = [op.get("name") for op in operations]
         client = scope.get("client")
-        record = {
+        return {
             "occurred_at": datetime.now(UTC),
             "user_id": scope.get("state", {}).get("user_id"),
             "ip": clean_text(client[0], 64) if client else None,
@@ -205,15 +340,3 @@ class AccessLogMiddleware:
             "has_errors": bool(codes),
             "details": details or None,
         }
-        try:
-            async with self.engine.begin() as conn:
-                await conn.execute(insert(access_t).values(**record))
-        except sa_exc.TimeoutError:
-            # Overload (the pool is exhausted): loud, but a stack trace per request helps nobody.
-            log.error(
-                "access record not written: no database connection in time",
-                request_id=record["request_id"],
-            )
-        except Exception:
-            # The request already succeeded for the client; losing its record must be loud.
-            log.error("access record not written", request_id=record["request_id"], exc_info=True)

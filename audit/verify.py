@@ -2,7 +2,8 @@
 
 Walking from the archive anchor (or the empty genesis hash), every record must name its
 predecessor's hash and hash to its own. An edited row breaks its own hash; a deleted or
-inserted row breaks its successor's link.
+inserted row breaks its successor's link. On PostgreSQL the chain must also reach the head
+that the last append recorded (`audit_head`), so deleting the newest records breaks it too.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from audit.chain import GENESIS, link_hash
-from persistence.models import AuditAnchorModel, AuditLogModel
+from persistence.models import AuditAnchorModel, AuditHeadModel, AuditLogModel
 
 BATCH = 1000
 audit_t = cast(Table, AuditLogModel.__table__)
 anchor_t = cast(Table, AuditAnchorModel.__table__)
+head_t = cast(Table, AuditHeadModel.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,21 @@ async def chain_start(connection: AsyncConnection) -> str:
     return str(anchor) if anchor else GENESIS
 
 
+async def chain_head(connection: AsyncConnection) -> str | None:
+    """Where the last append ended, as PostgreSQL records it; None elsewhere or when unset."""
+    if connection.dialect.name != "postgresql":
+        return None
+    head = await connection.scalar(select(head_t.c.hash).where(head_t.c.id == 1))
+    return None if head is None else str(head)
+
+
 async def verify_database(connection: AsyncConnection) -> ChainReport:
-    """Walk the whole live chain in batches."""
-    walker = ChainWalker(await chain_start(connection))
+    """Walk the whole live chain in batches; it must pass the recorded head, if any."""
+    # The head is read first: records committed later only ever follow it.
+    head = await chain_head(connection)
+    start = await chain_start(connection)
+    walker = ChainWalker(start)
+    has_head = head is None or head == start
     after = 0
     while True:
         rows: Sequence[Any] = (
@@ -86,9 +100,15 @@ async def verify_database(connection: AsyncConnection) -> ChainReport:
             .all()
         )
         if not rows:
-            return walker.report()
+            break
         walker.feed(rows)
+        has_head = has_head or any(row["hash"] == head for row in rows)
         after = int(rows[-1]["id"])
+    report = walker.report()
+    if has_head:
+        return report
+    # The head names no record: the newest records were deleted.
+    return ChainReport(False, report.checked, report.first_broken_id, report.last_hash)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = verify_archive(args.archive)
     else:
         report = asyncio.run(_verify_url(args.database_url))
-    state = "ok" if report.ok else f"BROKEN at record {report.first_broken_id}"
+    if report.ok:
+        state = "ok"
+    elif report.first_broken_id is None:
+        state = "BROKEN after the last record (the recorded head names none)"
+    else:
+        state = f"BROKEN at record {report.first_broken_id}"
     print(f"audit chain {state}; {report.checked} record(s) checked")
     return 0 if report.ok else 1
 

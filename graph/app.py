@@ -13,8 +13,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
-from audit.access import AccessLogMiddleware
+from audit.access import AccessLogMiddleware, AccessLogWriter
 from audit.capture import set_actor
 from auth.rbac import Principal
 from auth.service import AuthService
@@ -22,6 +23,7 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
 from graph.context import Context
+from graph.features import Features
 from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
 from graph.lifecycle import Lifecycle
 from graph.schema import build_schema
@@ -48,19 +50,32 @@ LANDING_PAGE = """<!doctype html>
 """
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
-    """Build the app; tests pass their own settings or engine here."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    features: Features | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own settings or engine here, the benchmark features."""
     settings = settings or get_settings()
+    features = features or Features()
     configure_logging(settings)
     engine = engine or create_engine(settings)
     session_factory = create_session_factory(engine)
+    if not features.audit:
+        session_factory.configure(sync_session_class=Session)
 
     lifecycle = Lifecycle()
+
+    # Started by the first request; the lifespan writes what is still queued at shutdown.
+    access_writer = AccessLogWriter(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         lifecycle.install()
         yield
+        # Every queued access record is committed before the pool goes away.
+        await access_writer.drain()
         await engine.dispose()
         await services.limiter.close()
 
@@ -96,12 +111,13 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
                 client_ip=request.client.host if request.client else None,
                 principal=principal,
                 auth_error=auth_error,
+                batch_loads=features.batching,
             )
         finally:
             await uow.close()
 
     graphql = JSONGraphQLRouter(
-        build_schema(settings),
+        build_schema(settings, features),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.is_graphiql_enabled else None,
         allow_queries_via_get=settings.graphql_get_queries,
@@ -124,7 +140,9 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
         graphql_path="/graphql",
         hsts=settings.is_production,
     )
-    app.add_middleware(AccessLogMiddleware, engine=engine, request_id_of=request_id_of)
+    if features.audit:
+        app.state.access_writer = access_writer
+        app.add_middleware(AccessLogMiddleware, writer=access_writer, request_id_of=request_id_of)
     app.add_middleware(RequestIdMiddleware)
     return app
 

@@ -39,6 +39,7 @@ class Context(BaseContext):
         client_ip: str | None = None,
         principal: Principal | None = None,
         auth_error: DomainError | None = None,
+        batch_loads: bool = True,
     ) -> None:
         super().__init__()
         self.services = services
@@ -51,7 +52,7 @@ class Context(BaseContext):
         self.auth_error = auth_error
         # The user a login or refresh in this request just opened a session for.
         self.session_user_id: int | None = None
-        self.loaders = Loaders(uow)
+        self.loaders = Loaders(uow, batch=batch_loads)
 
 
 Info = _Info[Context, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from asyncio import Future
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
@@ -21,13 +22,48 @@ E = TypeVar("E")
 K = TypeVar("K", bound=Hashable)
 G = TypeVar("G", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
+
+MISSING: Any = object()
 
 
-class _ByIdLoader(DataLoader[int, E | None], Generic[E]):
+class BatchLoader(DataLoader[K, V]):
+    """A DataLoader whose cache can be read synchronously.
+
+    A relation field whose rows a list resolver prefetched can then answer without an
+    await, which spares graphql-core an awaitable per object.
+    """
+
+    def __init__(self, *, batch: bool = True) -> None:
+        self._futures: dict[Any, Future[V]] = {}
+        super().__init__(batch=batch, cache_map=self._futures)
+
+    def peek(self, key: K) -> V:
+        """The loaded value of `key`, or MISSING when it is not loaded (yet)."""
+        future = self._futures.get(key)
+        if future is None or not future.done():
+            return MISSING  # type: ignore[no-any-return]
+        return future.result()
+
+    def then(self, key: K, to_result: Callable[[V], R]) -> R | Awaitable[R]:
+        """`to_result(value)` now if `key` is loaded, else an awaitable of it."""
+        value = self.peek(key)
+        if value is not MISSING:
+            return to_result(value)
+        return self.load_then(key, to_result)
+
+    async def load_then(self, key: K, to_result: Callable[[V], R]) -> R:
+        """`to_result(value)`, always as an awaitable (graphql-core completes it in a task)."""
+        return to_result(await self.load(key))
+
+
+class _ByIdLoader(BatchLoader[int, E | None], Generic[E]):
     """Entities by primary key; None for keys that do not exist."""
 
-    def __init__(self, fetch: Callable[[Sequence[int]], Awaitable[list[E]]]) -> None:
-        super().__init__()
+    def __init__(
+        self, fetch: Callable[[Sequence[int]], Awaitable[list[E]]], *, batch: bool = True
+    ) -> None:
+        super().__init__(batch=batch)
         self._fetch = fetch
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[E | None]:
@@ -51,11 +87,13 @@ class TaskByIdLoader(_ByIdLoader[Task]):
     """Tasks by id."""
 
 
-class _GroupedLoader(DataLoader[tuple[int, G], V], Generic[G, V]):
+class _GroupedLoader(BatchLoader[tuple[int, G], V], Generic[G, V]):
     """Keys are (parent id, arguments); one statement per distinct arguments in a batch."""
 
-    def __init__(self, fetch: Callable[[Sequence[int], G], Awaitable[dict[int, V]]]) -> None:
-        super().__init__()
+    def __init__(
+        self, fetch: Callable[[Sequence[int], G], Awaitable[dict[int, V]]], *, batch: bool = True
+    ) -> None:
+        super().__init__(batch=batch)
         self._fetch = fetch
 
     async def batch_load_fn(self, keys: Sequence[tuple[int, G]]) -> list[V]:
@@ -85,11 +123,11 @@ class TaskCountByProductLoader(_GroupedLoader[None, int]):
     """How many tasks involve each product; key: (product id, None)."""
 
 
-class ProductsByTaskLoader(DataLoader[int, list[Product]]):
+class ProductsByTaskLoader(BatchLoader[int, list[Product]]):
     """Each task's products, ordered by id."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
-        super().__init__()
+    def __init__(self, uow: UnitOfWork, *, batch: bool = True) -> None:
+        super().__init__(batch=batch)
         self._uow = uow
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Product]]:
@@ -97,11 +135,11 @@ class ProductsByTaskLoader(DataLoader[int, list[Product]]):
         return [found.get(key, []) for key in keys]
 
 
-class RolesByUserLoader(DataLoader[int, list[Role]]):
+class RolesByUserLoader(BatchLoader[int, list[Role]]):
     """Each user's roles, by name."""
 
-    def __init__(self, identity: IdentityRepository) -> None:
-        super().__init__()
+    def __init__(self, identity: IdentityRepository, *, batch: bool = True) -> None:
+        super().__init__(batch=batch)
         self._identity = identity
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Role]]:
@@ -110,23 +148,32 @@ class RolesByUserLoader(DataLoader[int, list[Role]]):
 
 
 class Loaders:
-    """Every loader of one request; built per request so caches never outlive it."""
+    """Every loader of one request; built per request so caches never outlive it.
 
-    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+    With `batch=False` every load runs its own statement: the N+1 baseline the benchmark
+    measures against, never the product.
+    """
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork, *, batch: bool = True) -> None:
         tasks = uow.tasks
-        self.roles_by_user = RolesByUserLoader(uow.identity)
-        self.product_by_id = ProductByIdLoader(uow.products.get_many)
-        self.customer_by_id = CustomerByIdLoader(uow.customers.get_many)
-        self.user_by_id = UserByIdLoader(uow.users.get_many)
-        self.task_by_id = TaskByIdLoader(tasks.get_many)
-        self.products_by_task = ProductsByTaskLoader(uow)
+        self.batch = batch
+        # GraphQL nodes already made for this request's rows, keyed by (id, version).
+        self.product_nodes: dict[tuple[int, int], Any] = {}
+        self.roles_by_user = RolesByUserLoader(uow.identity, batch=batch)
+        self.product_by_id = ProductByIdLoader(uow.products.get_many, batch=batch)
+        self.customer_by_id = CustomerByIdLoader(uow.customers.get_many, batch=batch)
+        self.user_by_id = UserByIdLoader(uow.users.get_many, batch=batch)
+        self.task_by_id = TaskByIdLoader(tasks.get_many, batch=batch)
+        self.products_by_task = ProductsByTaskLoader(uow, batch=batch)
         self.tasks_by_customer = TasksByCustomerLoader(
-            lambda ids, args: tasks.pages_by_customer(ids, args[0], args[1])
+            lambda ids, args: tasks.pages_by_customer(ids, args[0], args[1]), batch=batch
         )
-        self.task_count_by_customer = TaskCountByCustomerLoader(tasks.counts_by_customer)
-        self.tasks_by_product = TasksByProductLoader(tasks.pages_by_product)
+        self.task_count_by_customer = TaskCountByCustomerLoader(
+            tasks.counts_by_customer, batch=batch
+        )
+        self.tasks_by_product = TasksByProductLoader(tasks.pages_by_product, batch=batch)
         self.task_count_by_product = TaskCountByProductLoader(
-            lambda ids, _args: tasks.counts_by_product(ids)
+            lambda ids, _args: tasks.counts_by_product(ids), batch=batch
         )
 
     def prime(self, loader: DataLoader[int, Any], entities: Sequence[Any]) -> None:

@@ -36,7 +36,7 @@ from graphql import (
     get_named_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions import SchemaExtension
 
 from domain.pagination import DEFAULT_PAGE_SIZE
 
@@ -62,8 +62,8 @@ class DocumentSizeLimiter(SchemaExtension):
         yield
 
 
-def directive_limiter(max_directives: int) -> AddValidationRules:
-    """At most `max_directives` directives per operation, fragments included."""
+def directive_count_rule(max_directives: int) -> type[ValidationRule]:
+    """A validation rule: at most `max_directives` directives per operation, fragments included."""
 
     class DirectiveCountRule(ValidationRule):
         def __init__(self, context: ValidationContext) -> None:
@@ -79,7 +79,7 @@ def directive_limiter(max_directives: int) -> AddValidationRules:
                     GraphQLError(f"The document uses more than {max_directives} directives.", node)
                 )
 
-    return AddValidationRules([DirectiveCountRule])
+    return DirectiveCountRule
 
 
 def _unwrap(type_: Any) -> Any:

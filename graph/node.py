@@ -13,6 +13,7 @@ from graph.audit.types import access_node, change_node
 from graph.context import Context, Info, context_of
 from graph.customers.types import customer_node
 from graph.permissions import IsAuthenticated, guard, principal_of, require
+from graph.prefetch import customer_loaded
 from graph.products.types import product_node
 from graph.relay import Node, decode_global_id
 from graph.tasks.types import task_node
@@ -57,4 +58,8 @@ class NodeQueries:
         if not (type_name == "User" and pk == principal_of(info).user_id):
             require(info, module)
         found = await fetch(context_of(info), pk)
-        return None if found is None else to_node(found)
+        if found is None:
+            return None
+        if type_name == "Customer":
+            await customer_loaded(info, found)
+        return to_node(found)

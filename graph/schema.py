@@ -4,13 +4,15 @@ error handling that the settings ask for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import strawberry
 import structlog
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -19,8 +21,10 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.permission import PermissionExtension
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.base import StrawberryObjectDefinition
 
 from audit.access import AccessLogExtension
 from config.settings import Settings
@@ -29,7 +33,9 @@ from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
 from graph.customers.queries import CustomerQueries
 from graph.errors import ErrorMapping, is_expected, map_errors
-from graph.limits import CostAnalysis, DocumentSizeLimiter, directive_limiter
+from graph.execution import FastExecutionContext
+from graph.features import Features
+from graph.limits import CostAnalysis, DocumentSizeLimiter, directive_count_rule
 from graph.node import NodeQueries
 from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
@@ -63,11 +69,13 @@ class Schema(strawberry.Schema):
         *args: Any,
         timeout_seconds: float | None = None,
         hide_suggestions: bool = False,
+        masking: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.timeout_seconds = timeout_seconds
         self.hide_suggestions = hide_suggestions
+        self.masking = masking
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Execute within the time limit, then map any error that escaped the operation hooks."""
@@ -80,7 +88,7 @@ class Schema(strawberry.Schema):
             message = f"The operation ran longer than {self.timeout_seconds:g} seconds."
             error = GraphQLError(message, extensions={"code": TIMEOUT})
             result = ExecutionResult(data=None, errors=[error])
-        if result.errors:
+        if result.errors and self.masking:
             result.errors = map_errors(
                 result.errors,
                 executing=False,
@@ -103,42 +111,89 @@ class Schema(strawberry.Schema):
                 )
 
 
-def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: AccessLogExtension(log_variables=settings.audit_log_variables),
+def _extensions(
+    settings: Settings, features: Features
+) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
+    if features.audit:
+        extensions.append(lambda: AccessLogExtension(log_variables=settings.audit_log_variables))
+    if features.limits:
         # The size check runs before the parser, the others before validation completes.
-        lambda: DocumentSizeLimiter(settings.graphql_max_document_chars),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ErrorMapping(hide_suggestions=settings.is_production),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: directive_limiter(settings.graphql_max_directives),
-        lambda: CostAnalysis(settings.graphql_max_cost, settings.graphql_list_cost_estimate),
-        # After CostAnalysis, so an operation over the cost limit takes nothing from the bucket.
-        lambda: RateLimit(settings.graphql_list_cost_estimate),
-    ]
+        extensions += [
+            lambda: DocumentSizeLimiter(settings.graphql_max_document_chars),
+            lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        ]
+    if features.masking:
+        extensions.append(lambda: ErrorMapping(hide_suggestions=settings.is_production))
+    extensions += [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
+    if features.limits:
+        # The rule classes are built once: the validation cache is keyed by the rules, so
+        # classes made afresh for every request would make every validation a miss.
+        rules = [
+            *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+            directive_count_rule(settings.graphql_max_directives),
+        ]
+        extensions += [
+            lambda: AddValidationRules(rules),
+            lambda: CostAnalysis(settings.graphql_max_cost, settings.graphql_list_cost_estimate),
+            # After CostAnalysis, so an operation over the cost limit takes nothing from the bucket.
+            lambda: RateLimit(settings.graphql_list_cost_estimate),
+        ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
     return extensions
 
 
-def build_schema(settings: Settings) -> Schema:
+@contextmanager
+def _permissions_stripped(schema: Schema) -> Iterator[None]:
+    """While open, no field of `schema`'s types carries a permission extension.
+
+    Strawberry bakes field extensions into the resolvers when a schema is built, so a schema
+    built inside this block checks no permissions; the fields get theirs back on exit.
+    """
+    saved = []
+    for concrete in schema.schema_converter.type_map.values():
+        if not isinstance(concrete.definition, StrawberryObjectDefinition):
+            continue
+        for field in concrete.definition.fields:
+            kept = [e for e in field.extensions if not isinstance(e, PermissionExtension)]
+            if len(kept) != len(field.extensions):
+                saved.append((field, field.extensions))
+                field.extensions = kept
+    try:
+        yield
+    finally:
+        for field, extensions in saved:
+            field.extensions = extensions
+
+
+def build_schema(settings: Settings, features: Features | None = None) -> Schema:
     """The schema with the limits, batching and production switches of `settings`."""
+    features = features or Features()
     batching = (
         BatchingConfig(max_operations=settings.graphql_max_batch)
         if settings.graphql_max_batch
         else None
     )
-    return Schema(
-        query=Query,
-        mutation=Mutation,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
-        extensions=_extensions(settings),
-        timeout_seconds=settings.graphql_timeout_seconds,
-        hide_suggestions=settings.is_production,
-    )
+
+    def build() -> Schema:
+        return Schema(
+            query=Query,
+            mutation=Mutation,
+            config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
+            extensions=_extensions(settings, features),
+            execution_context_class=FastExecutionContext,
+            timeout_seconds=settings.graphql_timeout_seconds,
+            hide_suggestions=settings.is_production,
+            masking=features.masking,
+        )
+
+    built = build()
+    if features.rbac:
+        return built
+    with _permissions_stripped(built):
+        return build()
 
 
 # The schema with default settings: what `strawberry export-schema graph.schema:schema` prints.

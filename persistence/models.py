@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     Enum,
     Float,
@@ -290,3 +291,21 @@ class AuditAnchorModel(Base):
     last_archived_id: Mapped[int] = mapped_column(Integer, nullable=False)
     last_archived_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     archived_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class AuditHeadModel(Base):
+    """The chain's newest hash on PostgreSQL: one row that every writer locks in turn.
+
+    The append statement upserts it, which waits for the previous writer and sees its
+    committed head (see `audit.capture`). `previous_hash` is the head before that append,
+    which is where the append's records start. SQLite serialises writers with its write
+    lock and reads the head from `audit_log` instead, so there the table stays empty.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    previous_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

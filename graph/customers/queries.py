@@ -19,6 +19,7 @@ from graph.customers.types import (
     customer_node,
 )
 from graph.permissions import CanRead, guard
+from graph.prefetch import customer_list_loaded, customer_loaded
 from graph.relay import Connection, build_connection, decode_id_of
 
 
@@ -36,7 +37,10 @@ class CustomerQueries:
     async def customer(self, info: Info, id: strawberry.ID) -> CustomerType | None:
         """One customer by ID; null when it does not exist."""
         found = await context_of(info).loaders.customer_by_id.load(decode_id_of(id, TYPE_NAME))
-        return None if found is None else customer_node(found)
+        if found is None:
+            return None
+        await customer_loaded(info, found)
+        return customer_node(found)
 
     @strawberry.field(extensions=guard(CanRead(Module.CUSTOMERS)))
     async def customers(
@@ -62,6 +66,7 @@ class CustomerQueries:
         )
         found = await service.list_customers(ctx.uow, criteria, page)
         ctx.loaders.prime(ctx.loaders.customer_by_id, found.items)
+        await customer_list_loaded(info, found.items)
         return build_connection(
             found, customer_node, lambda: service.count_customers(ctx.uow, criteria)
         )

@@ -40,7 +40,7 @@ class CustomerType(Node):
         description="Null, with a FORBIDDEN error at this path, without TASKS read.",
         extensions=guard(CanRead(Module.TASKS)),
     )
-    async def tasks(
+    def tasks(
         self,
         info: Info,
         first: int | None = None,
@@ -55,9 +55,14 @@ class CustomerType(Node):
         loaders = context_of(info).loaders
         criteria = task_criteria(filter)
         page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
-        found = await loaders.tasks_by_customer.load((self.pk, (criteria, page)))
-        return build_connection(
-            found, task_node, lambda: loaders.task_count_by_customer.load((self.pk, criteria))
+        # Awaitable even when prefetched: graphql-core completes each customer's tasks in a
+        # task of its own, so no synchronous completion runs deep enough to make CPython
+        # allocate and free a frame-stack chunk per call (docs/PERFORMANCE.md).
+        return loaders.tasks_by_customer.load_then(  # type: ignore[return-value]
+            (self.pk, (criteria, page)),
+            lambda found: build_connection(
+                found, task_node, lambda: loaders.task_count_by_customer.load((self.pk, criteria))
+            ),
         )
 
 

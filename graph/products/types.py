@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -65,6 +66,24 @@ class ProductType(Node):
         return build_connection(
             found, task_node, lambda: loaders.task_count_by_product.load((self.pk, None))
         )
+
+
+def product_nodes(
+    products: Sequence[Product], memo: dict[tuple[int, int], ProductType]
+) -> list[ProductType]:
+    """Map products to their GraphQL type, one node per product version in `memo`.
+
+    Tasks share products, so a page of tasks names the same few hundred products again and
+    again; each is mapped once per request.
+    """
+    nodes = []
+    for product in products:
+        key = (product.id, product.version)
+        node = memo.get(key)
+        if node is None:
+            node = memo[key] = product_node(product)
+        nodes.append(node)
+    return nodes
 
 
 def product_node(product: Product) -> ProductType:

@@ -8,6 +8,7 @@ from auth.rbac import Module
 from domain.tasks import service
 from graph.context import Info, context_of
 from graph.permissions import CanRead, guard
+from graph.prefetch import task_list_loaded
 from graph.relay import Connection, build_connection, decode_id_of
 from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
 from graph.tasks.types import TYPE_NAME, TaskType, task_node
@@ -40,4 +41,5 @@ class TaskQueries:
         page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
         found = await service.list_tasks(ctx.uow, criteria, page)
         ctx.loaders.prime(ctx.loaders.task_by_id, found.items)
+        await task_list_loaded(info, found.items)
         return build_connection(found, task_node, lambda: service.count_tasks(ctx.uow, criteria))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import TypeVar
 
 import strawberry
 
@@ -11,12 +13,14 @@ from domain.tasks.model import Task, TaskPriority, TaskStatus
 from graph.context import Info, context_of
 from graph.customers.types import CustomerType, customer_node
 from graph.permissions import CanRead, CanReadOrIsSelf, guard
-from graph.products.types import ProductType, product_node
+from graph.products.types import ProductType, product_nodes
 from graph.relay import Node, encode_global_id
 from graph.tasks import inputs as _inputs  # noqa: F401 - registers the task enums
 from graph.users.types import UserType, user_node
 
 TYPE_NAME = "Task"
+E = TypeVar("E")
+N = TypeVar("N")
 
 
 @strawberry.type(name="Task")
@@ -42,11 +46,12 @@ class TaskType(Node):
         ),
         extensions=guard(CanRead(Module.CUSTOMERS)),
     )
-    async def customer(self, info: Info) -> CustomerType | None:
+    def customer(self, info: Info) -> CustomerType | None:
         if self.customer_pk is None:
             return None
-        found = await context_of(info).loaders.customer_by_id.load(self.customer_pk)
-        return None if found is None else customer_node(found)
+        return context_of(info).loaders.customer_by_id.then(  # type: ignore[return-value]
+            self.customer_pk, _maybe(customer_node)
+        )
 
     @strawberry.field(
         description=(
@@ -55,19 +60,27 @@ class TaskType(Node):
         ),
         extensions=guard(CanReadOrIsSelf(Module.USERS, "assignee_pk")),
     )
-    async def assignee(self, info: Info) -> UserType | None:
+    def assignee(self, info: Info) -> UserType | None:
         if self.assignee_pk is None:
             return None
-        found = await context_of(info).loaders.user_by_id.load(self.assignee_pk)
-        return None if found is None else user_node(found)
+        return context_of(info).loaders.user_by_id.then(  # type: ignore[return-value]
+            self.assignee_pk, _maybe(user_node)
+        )
 
     @strawberry.field(
         description="Null with a FORBIDDEN error at this path without PRODUCTS read.",
         extensions=guard(CanRead(Module.PRODUCTS)),
     )
-    async def products(self, info: Info) -> list[ProductType] | None:
-        found = await context_of(info).loaders.products_by_task.load(self.pk)
-        return [product_node(product) for product in found]
+    def products(self, info: Info) -> list[ProductType] | None:
+        loaders = context_of(info).loaders
+        return loaders.products_by_task.then(  # type: ignore[return-value]
+            self.pk, lambda found: product_nodes(found, loaders.product_nodes)
+        )
+
+
+def _maybe(to_node: Callable[[E], N]) -> Callable[[E | None], N | None]:
+    """`to_node`, passing None through."""
+    return lambda found: None if found is None else to_node(found)
 
 
 def task_node(task: Task) -> TaskType:

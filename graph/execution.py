@@ -1,0 +1,179 @@
+"""A leaner field execution for plain fields: the bulk of every large result.
+
+graphql-core completes each field through the same general path: it builds a resolve info,
+looks for arguments, calls the resolver, checks for an awaitable, then dispatches on the
+return type. A field that is only an attribute of its object holding a scalar or enum
+(`Product.name`, `Task.status`) needs none of that. `FastExecutionContext` reads such a
+field straight off its object and coerces it with the type's own serializer; anything
+unusual (a null in a non-null field, a failed coercion, a field with a resolver,
+permission or argument) takes graphql-core's path, so errors read exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+from weakref import WeakKeyDictionary
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLID,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLString,
+    Undefined,
+)
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+# (attribute name, coerce, is non-null) of a plain leaf field; coerce is None for a plain
+# field of object types (an object, or a list of them), which is completed as usual.
+Plan = tuple[str, Callable[[Any], Any] | None, bool]
+_PLANS: Final[WeakKeyDictionary[GraphQLSchema, dict[GraphQLObjectType, dict[str, Plan]]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _coercer(leaf: GraphQLLeafType) -> Callable[[Any], Any]:
+    coerce = leaf.coerce_output_value
+    if leaf is GraphQLString or leaf is GraphQLID:
+        return lambda value: value if type(value) is str else coerce(value)
+    wrapped = getattr(leaf, "wrapped_cls", None)
+    if isinstance(leaf, GraphQLEnumType) and wrapped is not None:
+        # Strawberry's enum serializer scans every value per call; a dict answers at once.
+        names = {
+            member: name
+            for member in wrapped
+            for name, value in leaf.values.items()
+            if value.value == member.value
+        }
+        return lambda value: names.get(value) or coerce(value)
+    return coerce
+
+
+def _unwrapped(type_: Any) -> Any:
+    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+
+
+def _plan(field: GraphQLField) -> Plan | None:
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+        return None
+    if field.args or not getattr(field.resolve, "_is_default", False):
+        return None
+    non_null = isinstance(field.type, GraphQLNonNull)
+    inner = _unwrapped(field.type)
+    if isinstance(inner, GraphQLLeafType):
+        return definition.python_name, _coercer(inner), non_null
+    item = _unwrapped(inner.of_type) if isinstance(inner, GraphQLList) else inner
+    if isinstance(item, GraphQLObjectType):
+        return definition.python_name, None, non_null
+    return None
+
+
+def field_plans(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Plan]]:
+    """The plain fields of every object type, computed once per schema."""
+    plans = _PLANS.get(schema)
+    if plans is None:
+        plans = {}
+        for named in schema.type_map.values():
+            if isinstance(named, GraphQLObjectType) and not named.name.startswith("__"):
+                fields = {name: p for name, f in named.fields.items() if (p := _plan(f))}
+                if fields:
+                    plans[named] = fields
+        _PLANS[schema] = plans
+    return plans
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context with a direct path for plain leaf fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # A middleware (an extension hooking `resolve`) must see every field: no shortcut.
+        has_middleware = manager is not None and bool(getattr(manager, "middlewares", ()))
+        self._plans = {} if has_middleware else field_plans(self.schema)
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """Read a plain field straight off its object; everything else as graphql-core does."""
+        fields = self._plans.get(parent_type)
+        if fields is not None:
+            plan = fields.get(field_details_list[0].node.name.value)
+            if plan is not None:
+                attribute, coerce, non_null = plan
+                if coerce is None:
+                    return self._execute_plain_object_field(
+                        parent_type, source, field_details_list, path, position_context, attribute
+                    )
+                try:
+                    value = getattr(source, attribute)
+                    if value is None:
+                        if not non_null:
+                            return None
+                    else:
+                        coerced = coerce(value)
+                        if coerced is not None and coerced is not Undefined:
+                            return coerced
+                except Exception:  # noqa: S110 - the general path below reports it properly
+                    pass
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
+
+    def _execute_plain_object_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+        attribute: str,
+    ) -> Any:
+        """An attribute holding an object or a list of objects: no resolver call, then the
+        usual completion and error handling."""
+        try:
+            value = getattr(source, attribute)
+        except Exception:
+            value = Undefined
+        if value is Undefined or self.is_awaitable(value):
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+        field_def = parent_type.fields[field_details_list[0].node.name.value]
+        return_type = field_def.type
+        info = self.build_resolve_info(
+            field_def, [details.node for details in field_details_list], parent_type, path
+        )
+        try:
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, value, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._completed_later(completed, return_type, field_details_list, path)
+        return completed
+
+    async def _completed_later(
+        self, completed: Any, return_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None

@@ -1,0 +1,399 @@
+"""The access-log writer on a real database: group commit, failures, backpressure, drain.
+
+INSERTs are counted with a `before_cursor_execute` listener. Concurrent callers are
+started with `asyncio.gather`, so every record is queued before the writer's task runs
+and their batches are predictable. Failures are real: a row that breaks NOT NULL, a table
+the database does not have, a pool whose only connection is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, event, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from audit.access import AccessLogWriter
+from config.settings import Settings
+from graph.app import create_app
+from persistence.database import create_engine
+from persistence.models import AccessLogModel, Base
+from tests.conftest import ON_POSTGRES, StatementCounter
+
+access_t = cast(Table, AccessLogModel.__table__)
+PATIENCE = 10.0  # seconds; a waiter that takes longer is hanging
+
+
+def record(request_id: str, **changes: Any) -> dict[str, Any]:
+    """An access record as the middleware builds it."""
+    return {
+        "occurred_at": datetime.now(UTC),
+        "user_id": None,
+        "ip": "127.0.0.1",
+        "method": "POST",
+        "path": "/graphql",
+        "status_code": 200,
+        "duration_ms": 1.5,
+        "request_id": request_id,
+        "operation_type": "query",
+        "operation_name": "Q",
+        "error_codes": [],
+        "has_errors": False,
+        "details": None,
+    } | changes
+
+
+async def written(engine: AsyncEngine) -> list[str]:
+    """The request ids in access_log, in insertion order."""
+    async with engine.connect() as conn:
+        result = await conn.execute(select(access_t.c.request_id).order_by(access_t.c.id))
+        return list(result.scalars())
+
+
+async def write_all(writer: AccessLogWriter, *request_ids: str) -> list[bool]:
+    """Write one record per id concurrently; fails the test instead of hanging."""
+    writes = (writer.write(record(n)) for n in request_ids)
+    return list(await asyncio.wait_for(asyncio.gather(*writes), PATIENCE))
+
+
+def is_access_insert(statement: str) -> bool:
+    """Whether a statement inserts into access_log."""
+    return statement.lstrip().upper().startswith("INSERT INTO ACCESS_LOG")
+
+
+def inserts(counter: StatementCounter) -> list[str]:
+    """The access-log INSERTs among the counted statements."""
+    return [s for s in counter.statements if is_access_insert(s)]
+
+
+@pytest.fixture
+def count_on() -> Iterator[Callable[[AsyncEngine], StatementCounter]]:
+    """Attach a counting statement listener to any engine; detached after the test."""
+    attached: list[tuple[AsyncEngine, StatementCounter]] = []
+
+    def attach(engine: AsyncEngine) -> StatementCounter:
+        counter = StatementCounter(counting=True)
+        event.listen(engine.sync_engine, "before_cursor_execute", counter)
+        attached.append((engine, counter))
+        return counter
+
+    yield attach
+    for engine, counter in attached:
+        event.remove(engine.sync_engine, "before_cursor_execute", counter)
+
+
+class AccessLogEvents(logging.Handler):
+    """Collects the structlog event dicts that audit.access logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def at(self, level: int) -> list[dict[str, Any]]:
+        """The event dicts logged at `level`."""
+        return [cast(dict[str, Any], r.msg) for r in self.records if r.levelno == level]
+
+
+@pytest.fixture
+def access_logs() -> Iterator[AccessLogEvents]:
+    """What audit.access logs at warning level and above (create_app owns the root logger)."""
+    handler = AccessLogEvents()
+    logger = logging.getLogger("audit.access")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+OneConnection = Callable[[float], Awaitable[AsyncEngine]]
+
+
+@pytest.fixture
+async def one_connection(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> AsyncIterator[OneConnection]:
+    """Engines on the run's database (a file on SQLite) with a pool of one connection.
+
+    `engine` is requested so that the PostgreSQL tables exist and are emptied afterwards.
+    """
+    url = database_url if ON_POSTGRES else f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"
+    made: list[AsyncEngine] = []
+
+    async def make(pool_timeout: float) -> AsyncEngine:
+        tight = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=pool_timeout)
+        made.append(tight)
+        if not ON_POSTGRES:
+            async with tight.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+        return tight
+
+    yield make
+    for tight in made:
+        await tight.dispose()
+
+
+@pytest.fixture
+async def without_table(database_url: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine whose database has no access_log table (PostgreSQL: an empty search path)."""
+    if ON_POSTGRES:
+        options = {"server_settings": {"search_path": "no_such_schema"}}
+        broken = create_async_engine(database_url, connect_args=options)
+    else:
+        broken = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    yield broken
+    await broken.dispose()
+
+
+# ------------------------------------------------------------------------ batching
+
+
+async def test_given_one_record_when_written_then_one_single_row_insert_at_once(
+    engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    writer = AccessLogWriter(engine)
+    statements.counting = True
+
+    assert await asyncio.wait_for(writer.write(record("alone")), PATIENCE) is True
+
+    assert len(inserts(statements)) == 1
+    assert await written(engine) == ["alone"]
+    await writer.drain()
+
+
+async def test_given_concurrent_requests_when_written_then_fewer_inserts_than_rows(
+    engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    writer = AccessLogWriter(engine)
+    ids = [f"r{n}" for n in range(50)]
+    statements.counting = True
+
+    outcomes = await write_all(writer, *ids)
+
+    assert outcomes == [True] * 50
+    assert sorted(await written(engine)) == sorted(ids)
+    assert 1 <= len(inserts(statements)) < 50, inserts(statements)
+    await writer.drain()
+
+
+async def test_given_more_records_than_a_batch_when_written_then_batches_are_capped(
+    engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    writer = AccessLogWriter(engine, max_batch=10)
+    statements.counting = True
+
+    outcomes = await write_all(writer, *(f"r{n}" for n in range(25)))
+
+    assert outcomes == [True] * 25
+    assert len(inserts(statements)) == 3  # 10 + 10 + 5
+    assert len(await written(engine)) == 25
+    await writer.drain()
+
+
+async def test_given_an_insert_running_when_records_arrive_then_they_share_the_next_one(
+    engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    writer = AccessLogWriter(engine)
+    insert_began = asyncio.Event()
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if is_access_insert(statement):
+            insert_began.set()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+    statements.counting = True
+    try:
+        first = asyncio.create_task(writer.write(record("first")))
+        await asyncio.wait_for(insert_began.wait(), PATIENCE)  # "first" is being written alone
+
+        later = await write_all(writer, *(f"later{n}" for n in range(20)))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+
+    assert await first is True
+    assert later == [True] * 20
+    assert len(await written(engine)) == 21
+    assert len(inserts(statements)) == 2, inserts(statements)
+    await writer.drain()
+
+
+# ------------------------------------------------------------------------ failures
+
+
+async def test_given_a_bad_row_in_a_batch_when_written_then_only_it_is_lost_and_logged(
+    engine: AsyncEngine, statements: StatementCounter, access_logs: AccessLogEvents
+) -> None:
+    writer = AccessLogWriter(engine)
+    writes = [writer.write(record("good1")), writer.write(record("bad", status_code=None))]
+    writes.append(writer.write(record("good2")))
+    statements.counting = True
+
+    outcomes = await asyncio.wait_for(asyncio.gather(*writes), PATIENCE)
+
+    assert outcomes == [True, False, True]
+    assert await written(engine) == ["good1", "good2"]
+    # The batch of three was refused, then each row was tried on its own.
+    assert len(inserts(statements)) == 1 + 3
+    errors = access_logs.at(logging.ERROR)
+    assert [(e["event"], e["request_ids"]) for e in errors] == [
+        ("access record not written", ["bad"])
+    ]
+    assert isinstance(errors[0]["exc_info"], sa_exc.IntegrityError)
+    assert [e["records"] for e in access_logs.at(logging.WARNING)] == [3]
+
+    assert await asyncio.wait_for(writer.write(record("next")), PATIENCE) is True
+    assert await written(engine) == ["good1", "good2", "next"]
+    await writer.drain()
+
+
+async def test_given_a_missing_table_when_a_batch_fails_then_logged_once_and_not_retried(
+    without_table: AsyncEngine,
+    count_on: Callable[[AsyncEngine], StatementCounter],
+    access_logs: AccessLogEvents,
+) -> None:
+    writer = AccessLogWriter(without_table)
+    counter = count_on(without_table)
+
+    outcomes = await write_all(writer, "a", "b", "c")
+
+    assert outcomes == [False] * 3
+    # Every row would fail the same way: no retry row by row.
+    assert len(inserts(counter)) == 1
+    errors = access_logs.at(logging.ERROR)
+    assert [(e["event"], e["request_ids"]) for e in errors] == [
+        ("access record not written", ["a", "b", "c"])
+    ]
+    assert isinstance(errors[0]["exc_info"], sa_exc.DBAPIError)
+    assert access_logs.at(logging.WARNING) == []
+    await writer.drain()
+
+
+async def test_given_an_exhausted_pool_when_writing_then_lost_without_traceback_and_recovers(
+    one_connection: OneConnection,
+    count_on: Callable[[AsyncEngine], StatementCounter],
+    access_logs: AccessLogEvents,
+) -> None:
+    tight = await one_connection(0.3)
+    writer = AccessLogWriter(tight)
+    counter = count_on(tight)
+
+    async with tight.connect():  # the pool's only connection
+        outcomes = await write_all(writer, "a", "b")
+
+    assert outcomes == [False, False]
+    assert inserts(counter) == []
+    errors = access_logs.at(logging.ERROR)
+    assert [(e["event"], e["request_ids"]) for e in errors] == [
+        ("access record not written: no database connection in time", ["a", "b"])
+    ]
+    assert "exc_info" not in errors[0]
+    assert await write_all(writer, "after") == [True]
+    assert await written(tight) == ["after"]
+    await writer.drain()
+
+
+# ----------------------------------------------------------------- memory and lifecycle
+
+
+async def test_given_a_full_queue_when_another_record_comes_then_its_caller_waits_to_queue(
+    one_connection: OneConnection,
+) -> None:
+    tight = await one_connection(PATIENCE)
+    writer = AccessLogWriter(tight, max_queued=2)
+    held = await tight.connect()
+    first = asyncio.create_task(writer.write(record("first")))
+    await asyncio.sleep(0.05)  # the writer took "first" and waits for the connection
+    queued = [asyncio.create_task(writer.write(record(n))) for n in ("second", "third")]
+    blocked = asyncio.create_task(writer.write(record("fourth")))
+    await asyncio.sleep(0.05)
+
+    # The fourth caller is still waiting to queue, so cancelling it loses its record; a
+    # queue without a bound would already hold it and write it anyway.
+    blocked.cancel()
+    await held.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(first, *queued), PATIENCE)
+
+    assert outcomes == [True] * 3
+    assert blocked.cancelled()
+    assert sorted(await written(tight)) == ["first", "second", "third"]
+    await writer.drain()
+
+
+async def test_given_queued_records_when_drained_then_all_are_written_first(
+    engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    writer = AccessLogWriter(engine, max_batch=10)
+    statements.counting = True
+    pending = [asyncio.create_task(writer.write(record(f"r{n}"))) for n in range(30)]
+    await asyncio.sleep(0)  # every caller has queued its record; none is written yet
+
+    await asyncio.wait_for(writer.drain(), PATIENCE)
+
+    assert all(task.done() for task in pending)
+    assert [task.result() for task in pending] == [True] * 30
+    assert len(await written(engine)) == 30
+    assert len(inserts(statements)) == 3
+    # The writer stays usable after a drain.
+    assert await asyncio.wait_for(writer.write(record("late")), PATIENCE) is True
+    await writer.drain()
+
+
+def test_given_one_writer_when_used_under_two_event_loops_then_each_loop_writes(
+    tmp_path: Path,
+) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}")
+    # A queue of one makes callers wait to queue, which needs the queue bound to their loop.
+    writer = AccessLogWriter(engine, max_queued=1)
+
+    async def write_in_a_new_loop(*request_ids: str) -> list[bool]:
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        try:
+            return await write_all(writer, *request_ids)
+        finally:
+            await engine.dispose()  # pooled connections belong to this loop too
+
+    assert asyncio.run(write_in_a_new_loop("a1", "a2", "a3")) == [True] * 3
+    assert asyncio.run(write_in_a_new_loop("b1", "b2", "b3")) == [True] * 3
+
+    async def read() -> list[str]:
+        try:
+            return await written(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(read()) == ["a1", "a2", "a3", "b1", "b2", "b3"]
+
+
+async def test_given_queued_records_when_the_app_shuts_down_then_they_are_written_first(
+    settings: Settings, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # An engine of its own: the lifespan disposes it, which would empty in-memory SQLite.
+    if not ON_POSTGRES:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'shutdown.db'}"
+        settings = settings.model_copy(update={"database_url": url})
+    own = create_engine(settings)
+    if not ON_POSTGRES:
+        async with own.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+    app = create_app(settings, engine=own)
+    try:
+        async with app.router.lifespan_context(app):
+            writer: AccessLogWriter = app.state.access_writer
+            pending = [asyncio.create_task(writer.write(record(f"r{n}"))) for n in range(30)]
+            await asyncio.sleep(0)  # queued, not yet written
+
+        assert [task.result() for task in pending if task.done()] == [True] * 30
+        assert len(await written(own)) == 30
+    finally:
+        await own.dispose()
