@@ -27,7 +27,7 @@ from graphql import (
     GraphQLString,
     Undefined,
 )
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -91,6 +91,25 @@ def field_plans(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Plan
     return plans
 
 
+_GENERAL: Final = object()
+
+
+def _leaf_value(source: Any, plan: Plan) -> Any:
+    """The completed value of a plain leaf, or _GENERAL when graphql-core's path must
+    handle it (a null in a non-null field, a failed coercion), so that it reports the error."""
+    attribute, coerce, non_null = plan
+    try:
+        value = getattr(source, attribute)
+        if value is None:
+            return _GENERAL if non_null else None
+        coerced = coerce(value)  # type: ignore[misc]
+    except Exception:
+        return _GENERAL
+    if coerced is None or coerced is Undefined:
+        return _GENERAL
+    return coerced
+
+
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with a direct path for plain leaf fields."""
 
@@ -101,6 +120,62 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         has_middleware = manager is not None and bool(getattr(manager, "middlewares", ()))
         self._plans = {} if has_middleware else field_plans(self.schema)
 
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's loop over an object's fields, with plain leaves computed inline:
+        no path, no call and no awaitable check for them."""
+        fields = self._plans.get(parent_type)
+        if fields is None:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                plan = fields.get(field_details_list[0].node.name.value)
+                if plan is not None and plan[1] is not None:
+                    value = _leaf_value(source_value, plan)
+                    if value is not _GENERAL:
+                        results[response_name] = value
+                        continue
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                # As graphql-core does: settle the awaitables other fields already made.
+                self.settle_in_background([results[name] for name in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return self._results_later(results, awaitable_fields)
+
+    @staticmethod
+    async def _results_later(results: dict[str, Any], awaitable_fields: list[str]) -> Any:
+        if len(awaitable_fields) == 1:
+            name = awaitable_fields[0]
+            results[name] = await results[name]
+        else:
+            awaited = await gather_with_cancel(*(results[name] for name in awaitable_fields))
+            results.update(zip(awaitable_fields, awaited, strict=True))
+        return results
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -109,27 +184,14 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path,
         position_context: Any,
     ) -> Any:
-        """Read a plain field straight off its object; everything else as graphql-core does."""
+        """A plain object field without a resolver call; everything else as graphql-core."""
         fields = self._plans.get(parent_type)
         if fields is not None:
             plan = fields.get(field_details_list[0].node.name.value)
-            if plan is not None:
-                attribute, coerce, non_null = plan
-                if coerce is None:
-                    return self._execute_plain_object_field(
-                        parent_type, source, field_details_list, path, position_context, attribute
-                    )
-                try:
-                    value = getattr(source, attribute)
-                    if value is None:
-                        if not non_null:
-                            return None
-                    else:
-                        coerced = coerce(value)
-                        if coerced is not None and coerced is not Undefined:
-                            return coerced
-                except Exception:  # noqa: S110 - the general path below reports it properly
-                    pass
+            if plan is not None and plan[1] is None:
+                return self._execute_plain_object_field(
+                    parent_type, source, field_details_list, path, position_context, plan[0]
+                )
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
