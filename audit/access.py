@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from persistence.models import AccessLogModel
+from persistence.writers import write_gate
 
 log = structlog.get_logger("audit.access")
 
@@ -267,7 +268,7 @@ class AccessLogWriter:
 
     async def _insert(self, batch: Sequence[_Queued]) -> Exception | None:
         try:
-            async with self.engine.begin() as conn:
+            async with write_gate(self.engine), self.engine.begin() as conn:
                 await conn.execute(insert(access_t).values([item.record for item in batch]))
         except Exception as error:  # the caller logs it and decides whether to retry
             return error

@@ -10,12 +10,14 @@ from typing import Any
 import orjson
 import structlog
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# nginx's code for "the client closed the connection first"; what the access log records.
+CLIENT_CLOSED_REQUEST = 499
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -89,6 +91,10 @@ class JSONGraphQLRouter(GraphQLRouter[Any, None]):
             return await super().run(request=request, context=context, root_value=root_value)
         except HTTPException as error:
             return http_error(request, error.status_code, error.reason)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: nothing ran, nobody is listening.
+            log.info("client disconnected before sending its request")
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
 def http_error(request: Request, status_code: int, message: str) -> Response:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -21,6 +21,7 @@ from persistence.repositories import (
     SqlAlchemyTaskRepository,
     SqlAlchemyUserRepository,
 )
+from persistence.writers import write_gate
 
 
 class SqlAlchemyUnitOfWork:
@@ -35,6 +36,8 @@ class SqlAlchemyUnitOfWork:
         self.session = session_factory()
         self._lock = SessionGate()
         self._committed = False
+        self._depth = 0
+        self._gate: AbstractAsyncContextManager[Any] | None = None
         self.products = SqlAlchemyProductRepository(self.session, self._lock)
         self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
         self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
@@ -44,6 +47,11 @@ class SqlAlchemyUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._committed = False
+        # A write unit on SQLite waits its turn here rather than in SQLite's busy loop.
+        self._depth += 1
+        if self._depth == 1:
+            self._gate = write_gate(self.session.bind)
+            await self._gate.__aenter__()
         return self
 
     async def __aexit__(
@@ -52,8 +60,14 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._committed:
-            await self.rollback()
+        try:
+            if not self._committed:
+                await self.rollback()
+        finally:
+            self._depth -= 1
+            if self._depth == 0 and self._gate is not None:
+                gate, self._gate = self._gate, None
+                await gate.__aexit__(None, None, None)
         # Constraint races that slipped past the service checks become conflicts.
         if isinstance(exc, IntegrityError):
             raise Conflict("The change conflicts with existing data.") from exc
