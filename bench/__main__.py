@@ -1,0 +1,162 @@
+"""`python -m bench` (or `./scripts/bench`): measure, print the table, save latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from bench import report, targets
+from bench.checks import BenchFailure
+from bench.runner import ALL_VARIANTS, QUICK_VARIANTS, ROOT, Benchmark, Options, log
+
+DURATION_S = 10.0
+WARMUP_S = 2.0
+QUICK_DURATION_S = 1.0
+QUICK_WARMUP_S = 0.3
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        prog="./scripts/bench",
+        description="Benchmark the GraphQL server against its floor and N+1 variants (issue 6).",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="main data set (default: SQLite under var/bench/); a PostgreSQL URL's"
+        " database and <name>_catalogue are created on its server if missing",
+    )
+    parser.add_argument(
+        "--duration",
+        type=_seconds,
+        metavar="S",
+        help=f"measured seconds per run [{DURATION_S:g}] (wrk rounds up to whole seconds)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_seconds,
+        metavar="S",
+        help=f"warm-up seconds before each run [{WARMUP_S:g}]",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_count,
+        default=4,
+        metavar="N",
+        help="requests in flight in the closed loop [4]",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: {QUICK_DURATION_S:g} s runs, {QUICK_WARMUP_S:g} s"
+        f" warm-up, variants {', '.join(QUICK_VARIANTS)} only",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "results",
+        metavar="DIR",
+        help="results and server logs [bench/results/]",
+    )
+    parser.add_argument(
+        "--load-tool",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="closed-loop client: wrk when on PATH (auto), or the Python one",
+    )
+    parser.add_argument(
+        "--variants", metavar="LIST", help=f"comma-separated subset of {', '.join(ALL_VARIANTS)}"
+    )
+    parser.add_argument(
+        "--rebuild", action="store_true", help="drop and re-seed the data sets first"
+    )
+    parser.add_argument(
+        "--write-readme",
+        action="store_true",
+        help="rewrite the figures section of bench/README.md from this run",
+    )
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Options from the command line, with --quick's shorter defaults."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    duration = args.duration or (QUICK_DURATION_S if args.quick else DURATION_S)
+    warmup = args.warmup if args.warmup is not None else QUICK_WARMUP_S if args.quick else WARMUP_S
+    variants = QUICK_VARIANTS if args.quick else ALL_VARIANTS
+    if args.variants:
+        chosen = tuple(name.strip() for name in args.variants.split(",") if name.strip())
+        unknown = sorted(set(chosen) - set(ALL_VARIANTS))
+        if unknown:
+            parser.error(f"unknown variants: {', '.join(unknown)}")
+        # The floor runs first: its answers are what every other server is checked against.
+        variants = tuple(name for name in ALL_VARIANTS if name in chosen)
+    return Options(
+        database_url=args.database_url,
+        duration_s=duration,
+        warmup_s=warmup,
+        concurrency=args.concurrency,
+        quick=args.quick,
+        out=args.out.resolve(),
+        load_tool=args.load_tool,
+        variants=variants,
+        rebuild=args.rebuild,
+        write_readme=args.write_readme,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; 1 when a server answered wrongly."""
+    options = parse_options(argv)
+    options.out.mkdir(parents=True, exist_ok=True)
+    try:
+        document = Benchmark(options).run()
+    except BenchFailure as failure:
+        log(f"FAILED: {failure}")
+        return 1
+    document["targets"] = [
+        {"name": t.name, "goal": t.goal, "value": t.value, "verdict": t.verdict()}
+        for t in targets.targets(document)
+    ]
+    latest = options.out / "latest.json"
+    latest.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    chart = options.out / "latency_vs_page_size.png"
+    print(report.terminal_report(document))
+    log(f"wrote {latest}")
+    if report.write_chart(document, chart):
+        log(f"wrote {chart}")
+    else:
+        log("matplotlib is not installed (pip install -e '.[bench]'): no chart")
+    if options.write_readme:
+        # The committed record: the figures in the README, beside the chart and the JSON.
+        report.FIGURES.mkdir(exist_ok=True)
+        shutil.copyfile(latest, report.FIGURES / latest.name)
+        if chart.exists():
+            shutil.copyfile(chart, report.FIGURES / chart.name)
+        report.write_readme(document)
+        log(f"rewrote the figures of {report.README} and {report.FIGURES}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""Turn a results document into the table, the target verdicts, the chart and the README.
+
+`python -m bench.report [latest.json]` rewrites the figures section of bench/README.md
+from a saved run without measuring again.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import operations as ops
+from bench.targets import Runs, find, targets
+
+README = Path(__file__).resolve().parent / "README.md"
+# Where --write-readme keeps the committed copies of the run's JSON and chart.
+FIGURES = Path(__file__).parent / "figures"
+CHART = "latency_vs_page_size.png"
+START_MARKER = "<!-- bench:figures:start -->"
+END_MARKER = "<!-- bench:figures:end -->"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+COLUMNS = (
+    "data set",
+    "op",
+    "variant",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "CPU ms/req",
+    "data",
+    "auth",
+    "audit",
+    "access log",
+    "access@load",
+    "bytes",
+    "peak RSS MiB",
+)
+
+
+def rows(runs: Runs) -> list[list[str]]:
+    """One table row per run."""
+    table = []
+    for run in runs:
+        per = run["statements_per_request"]
+        under_load = run.get("statements_per_request_over_run", {})
+        latency = run["latency_ms"]
+        table.append(
+            [
+                run.get("data_set", "main"),
+                run["key"],
+                run["variant"],
+                _number(run["requests_per_s"]),
+                _number(latency["p50_ms"], 2),
+                _number(latency["p95_ms"], 2),
+                _number(latency["p99_ms"], 2),
+                _number(run["cpu_ms_per_request"], 2),
+                _number(per.get("data"), 2),
+                _number(per.get("auth"), 2),
+                _number(per.get("audit"), 2),
+                _number(per.get("access_log"), 2),
+                _number(under_load.get("access_log"), 2),
+                _number(run.get("response_bytes"), 0),
+                _number(run.get("peak_rss_mib"), 0),
+            ]
+        )
+    return table
+
+
+def text_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A plain aligned table for the terminal."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body, strict=True)]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return "\n".join(lines)
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """A GitHub markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def _target_rows(document: dict[str, Any]) -> list[list[str]]:
+    return [[t.name, t.goal, t.shown(), t.verdict()] for t in targets(document)]
+
+
+def _tail_rows(document: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            t["key"],
+            _number(t["closed_loop_rate_per_s"]),
+            _number(t["target_rate_per_s"]),
+            _number(t["achieved_rate_per_s"]),
+            _number(t["latency_ms"]["p50_ms"], 2),
+            _number(t["latency_ms"]["p99_ms"], 2),
+            _number(t["p99_over_p50"], 2),
+        ]
+        for t in document.get("tail") or []
+    ]
+
+
+TAIL_COLUMNS = (
+    "op",
+    "closed-loop req/s",
+    "offered req/s",
+    "achieved req/s",
+    "p50 ms",
+    "p99 ms",
+    "p99 ÷ p50",
+)
+
+
+def terminal_report(document: dict[str, Any]) -> str:
+    """Everything for stdout: the runs, the open-loop tail and the targets."""
+    parts = [
+        "Statements per request, counted exactly on requests sent one by one after each run;"
+        " 'access log' is the record the server writes after answering, 'access@load' the"
+        " same counted over the loaded run (the writer batches records under load).",
+        text_table(COLUMNS, rows(document["runs"])),
+    ]
+    if document.get("tail"):
+        parts += [
+            "",
+            "Open loop (fixed arrival rate):",
+            text_table(TAIL_COLUMNS, _tail_rows(document)),
+        ]
+    parts += [
+        "",
+        "Targets:",
+        text_table(("target", "goal", "measured", ""), _target_rows(document)),
+    ]
+    return "\n".join(parts)
+
+
+def _about(document: dict[str, Any]) -> str:
+    m, v, o = document["machine"], document["versions"], document["options"]
+    tool = document["load_tool"]
+    libraries = ", ".join(f"{name} {version}" for name, version in v.items() if version)
+    return (
+        f"Measured {document['date']} on {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB,"
+        f" Linux {m['kernel']}; load by {tool['name']}"
+        f"{' (' + tool['version'] + ')' if tool.get('version') else ''},"
+        f" concurrency {o['concurrency']}, {o['duration_s']:g} s per run after"
+        f" {o['warmup_s']:g} s warm-up{' (--quick)' if o['quick'] else ''}."
+        f" Database: `{document['data_sets']['main']['url'].split('://')[0]}`.\n\n{libraries}."
+    )
+
+
+def markdown_report(document: dict[str, Any]) -> str:
+    """The figures section of bench/README.md."""
+    parts = [_about(document), "", markdown_table(COLUMNS, rows(document["runs"]))]
+    if (FIGURES / CHART).exists():
+        parts += ["", f"![Q2 p50 latency against page size](figures/{CHART})"]
+    if document.get("tail"):
+        parts += ["", markdown_table(TAIL_COLUMNS, _tail_rows(document))]
+    parts += ["", markdown_table(("target", "goal", "measured", "verdict"), _target_rows(document))]
+    return "\n".join(parts)
+
+
+def replace_figures(readme: str, figures: str) -> str:
+    """The README with the text between the markers replaced by `figures`."""
+    start, end = readme.find(START_MARKER), readme.find(END_MARKER)
+    if start < 0 or end < start:
+        raise ValueError(f"the README lacks the {START_MARKER} ... {END_MARKER} markers")
+    return readme[: start + len(START_MARKER)] + "\n" + figures + "\n" + readme[end:]
+
+
+def write_readme(document: dict[str, Any], path: Path = README) -> None:
+    """Rewrite the figures section of the README from a results document."""
+    path.write_text(replace_figures(path.read_text(), markdown_report(document)))
+
+
+def write_chart(document: dict[str, Any], path: Path) -> bool:
+    """Q2 p50 latency against page size for ours, floor and naive; False without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for variant in ("ours", "floor", "naive"):
+        points = [
+            (size, run["latency_ms"]["p50_ms"])
+            for size in ops.PAGE_SIZES
+            if (run := find(document["runs"], variant, ops.nested_workload(size).key))
+        ]
+        if points:
+            axes.plot(*zip(*points, strict=True), marker="o", label=variant)
+    axes.set_xlabel("customers per page (each with 10 tasks x 3 products)")
+    axes.set_ylabel("p50 latency (ms, log scale)")
+    axes.set_yscale("log")
+    axes.set_xticks(list(ops.PAGE_SIZES))
+    axes.set_title("Q2 nested query: latency against page size")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rewrite bench/README.md's figures from a saved results file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    source = Path(args[0]) if args else README.parent / "results" / "latest.json"
+    write_readme(orjson.loads(source.read_bytes()))
+    print(f"bench: wrote the figures of {source} into {README}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

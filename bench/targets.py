@@ -1,0 +1,153 @@
+"""The targets of issue 6, judged on a results document."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench import operations as ops
+
+Runs = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One target of issue 6 and what the run measured for it."""
+
+    name: str
+    goal: str
+    value: float | None
+    passed: bool | None
+
+    def verdict(self) -> str:
+        """PASS, MISS or n/a (when the run lacked a variant it needs)."""
+        return "n/a" if self.passed is None else "PASS" if self.passed else "MISS"
+
+    def shown(self) -> str:
+        """The measured value, readable."""
+        return "-" if self.value is None else f"{self.value:.3g}"
+
+
+def find(runs: Runs, variant: str, key: str, data_set: str = "main") -> dict[str, Any] | None:
+    """The run of `variant` on `key` (e.g. Q2, Q2@100) in `data_set`, if measured."""
+    for run in runs:
+        if (run["variant"], run["key"], run.get("data_set", "main")) == (variant, key, data_set):
+            return run
+    return None
+
+
+def _rate(runs: Runs, variant: str, key: str) -> float | None:
+    run = find(runs, variant, key)
+    return None if run is None else float(run["requests_per_s"])
+
+
+def _ratio(runs: Runs, top: str, bottom: str, key: str) -> float | None:
+    upper, lower = _rate(runs, top, key), _rate(runs, bottom, key)
+    return None if upper is None or not lower else upper / lower
+
+
+def _statements(runs: Runs, variant: str, key: str, *names: str) -> float | None:
+    run = find(runs, variant, key)
+    if run is None:
+        return None
+    return float(sum(run["statements_per_request"].get(name, 0.0) for name in names))
+
+
+def _kinds(runs: Runs, variant: str, key: str, *kinds: str) -> float | None:
+    run = find(runs, variant, key)
+    if run is None:
+        return None
+    return float(sum(run["statement_kinds_per_request"].get(kind, 0.0) for kind in kinds))
+
+
+def _check(name: str, goal: str, value: float | None, ok: Callable[[float], bool]) -> Target:
+    return Target(name, goal, value, None if value is None else ok(value))
+
+
+def targets(document: dict[str, Any]) -> list[Target]:
+    """Every target of the issue, judged on the document's runs."""
+    runs = document["runs"]
+    tail = document.get("tail") or []
+    limits_ratio = _ratio(runs, "limits-off", "ours", ops.Q2)
+    m1_writes = _kinds(runs, "ours", ops.M1, "data:write", "audit:write")
+    m1_all = _statements(runs, "ours", ops.M1, "data", "audit")
+    # Statement counts are taken over a whole run, so a request in flight at either end
+    # can move them by a hair; the allowance keeps that from deciding a verdict.
+    slack = 0.05
+    checks = [
+        _check(
+            "Q2 throughput ÷ floor",
+            "≥ 0.10",
+            _ratio(runs, "ours", "floor", ops.Q2),
+            lambda v: v >= 0.10,
+        ),
+        _check(
+            "Q1 throughput ÷ floor",
+            "≥ 0.20",
+            _ratio(runs, "ours", "floor", ops.Q1),
+            lambda v: v >= 0.20,
+        ),
+        _check(
+            "M1 throughput ÷ floor",
+            "≥ 0.30",
+            _ratio(runs, "ours", "floor", ops.M1),
+            lambda v: v >= 0.30,
+        ),
+        _check(
+            "Q2 ours ÷ naive", "≥ 12x", _ratio(runs, "ours", "naive", ops.Q2), lambda v: v >= 12
+        ),
+        _check(
+            "Q2 full features ÷ all off",
+            "≥ 0.90",
+            _ratio(runs, "ours", "features-off", ops.Q2),
+            lambda v: v >= 0.90,
+        ),
+        _check(
+            "Q2 limits overhead",
+            "< 5%",
+            None if limits_ratio is None else (limits_ratio - 1) * 100,
+            lambda v: v < 5,
+        ),
+        _check(
+            "Q2 p99 ÷ p50 at 70% load (open loop)",
+            "≤ 3",
+            tail[0]["p99_over_p50"] if tail else None,
+            lambda v: v <= 3,
+        ),
+        _check(
+            "Q1 data statements",
+            "≤ 2",
+            _statements(runs, "ours", ops.Q1, "data"),
+            lambda v: v <= 2 + slack,
+        ),
+        _check(
+            "Q2 data statements",
+            "≤ 3",
+            _statements(runs, "ours", ops.Q2, "data"),
+            lambda v: v <= 3 + slack,
+        ),
+        _check(
+            "Q2 auth statements",
+            "≤ 1",
+            _statements(runs, "ours", ops.Q2, "auth"),
+            lambda v: v <= 1 + slack,
+        ),
+        _check(
+            "M1 data + audit statements",
+            "≤ writes + audit inserts" + ("" if m1_writes is None else f" ({m1_writes:.2f})"),
+            m1_all,
+            lambda v: m1_writes is not None and v <= m1_writes + slack,
+        ),
+    ]
+    for size in ops.PAGE_SIZES:
+        key = ops.nested_workload(size).key
+        checks.append(
+            _check(
+                f"Q2@{size} data statements (flat in page size)",
+                "≤ 3",
+                _statements(runs, "ours", key, "data"),
+                lambda v: v <= 3 + slack,
+            )
+        )
+    return checks
