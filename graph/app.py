@@ -117,6 +117,7 @@ def create_app(
                 principal=principal,
                 auth_error=auth_error,
                 batch_loads=features.batching,
+                check_permissions=features.rbac,
             )
         finally:
             await uow.close()

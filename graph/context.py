@@ -40,6 +40,7 @@ class Context(BaseContext):
         principal: Principal | None = None,
         auth_error: DomainError | None = None,
         batch_loads: bool = True,
+        check_permissions: bool = True,
     ) -> None:
         super().__init__()
         self.services = services
@@ -53,6 +54,8 @@ class Context(BaseContext):
         # The user a login or refresh in this request just opened a session for.
         self.session_user_id: int | None = None
         self.loaders = Loaders(uow, batch=batch_loads)
+        # False only in the benchmark's RBAC-off app (graph/features.py).
+        self.check_permissions = check_permissions
 
 
 Info = _Info[Context, None]

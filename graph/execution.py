@@ -12,6 +12,8 @@ permission or argument) takes graphql-core's path, so errors read exactly as bef
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 from weakref import WeakKeyDictionary
 
@@ -65,6 +67,9 @@ def _plan(field: GraphQLField) -> Plan | None:
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
+    # A configured default resolver (reading dict keys, say) is not `getattr`: no shortcut.
+    if definition.default_resolver is not getattr:
+        return None
     if field.args or not getattr(field.resolve, "_is_default", False):
         return None
     non_null = isinstance(field.type, GraphQLNonNull)
@@ -92,16 +97,21 @@ def field_plans(schema: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, Plan
 
 
 _GENERAL: Final = object()
+# The types plain leaves hold; anything else is checked for being an awaitable first.
+_PLAIN_VALUES: Final = frozenset({str, int, float, bool, Decimal, datetime, date})
 
 
-def _leaf_value(source: Any, plan: Plan) -> Any:
+def _leaf_value(source: Any, plan: Plan, is_awaitable: Callable[[Any], bool]) -> Any:
     """The completed value of a plain leaf, or _GENERAL when graphql-core's path must
-    handle it (a null in a non-null field, a failed coercion), so that it reports the error."""
+    handle it (a null in a non-null field, a failed coercion, an awaitable), so that it
+    resolves or reports it as it always does."""
     attribute, coerce, non_null = plan
     try:
         value = getattr(source, attribute)
         if value is None:
             return _GENERAL if non_null else None
+        if type(value) not in _PLAIN_VALUES and is_awaitable(value):
+            return _GENERAL
         coerced = coerce(value)  # type: ignore[misc]
     except Exception:
         return _GENERAL
@@ -142,7 +152,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for response_name, field_details_list in grouped_field_set.items():
                 plan = fields.get(field_details_list[0].node.name.value)
                 if plan is not None and plan[1] is not None:
-                    value = _leaf_value(source_value, plan)
+                    value = _leaf_value(source_value, plan, is_awaitable)
                     if value is not _GENERAL:
                         results[response_name] = value
                         continue

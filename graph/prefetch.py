@@ -153,7 +153,8 @@ async def _tasks_loaded(info: Info, tasks: Sequence[Task], selections: Sequence[
     if fields_named(info, selections, "customer") and _may_read(info, Module.CUSTOMERS):
         ids = {task.customer_id for task in tasks if task.customer_id is not None}
         await loaders.customer_by_id.load_many(sorted(ids))
-    if fields_named(info, selections, "assignee"):
+    # Without USERS read only the caller's own user shows, which the field loads itself.
+    if fields_named(info, selections, "assignee") and _may_read(info, Module.USERS):
         ids = {task.assignee_id for task in tasks if task.assignee_id is not None}
         await loaders.user_by_id.load_many(sorted(ids))
 
