@@ -11,12 +11,15 @@ import orjson
 
 from bench import report, targets
 from bench.checks import BenchFailure
+from bench.rounds import MIN_ROUND_S
 from bench.runner import ALL_VARIANTS, QUICK_VARIANTS, ROOT, Benchmark, Options, log
 
 DURATION_S = 10.0
 WARMUP_S = 2.0
 QUICK_DURATION_S = 1.0
 QUICK_WARMUP_S = 0.3
+ROUNDS = 3
+QUICK_ROUNDS = 1
 
 
 def _seconds(text: str) -> float:
@@ -49,13 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration",
         type=_seconds,
         metavar="S",
-        help=f"measured seconds per run [{DURATION_S:g}] (wrk rounds up to whole seconds)",
+        help=f"measured seconds per variant and operation, shared out over the rounds"
+        f" [{DURATION_S:g}] (at least {MIN_ROUND_S:g} s a round; wrk rounds up to whole seconds)",
     )
     parser.add_argument(
         "--warmup",
         type=_seconds,
         metavar="S",
-        help=f"warm-up seconds before each run [{WARMUP_S:g}]",
+        help=f"warm-up seconds per variant and operation, shared out over the rounds"
+        f" [{WARMUP_S:g}]",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_count,
+        metavar="R",
+        help=f"rounds per operation, each measuring every variant once [{ROUNDS}; --quick"
+        f" {QUICK_ROUNDS}]",
     )
     parser.add_argument(
         "--concurrency",
@@ -67,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"smoke run: {QUICK_DURATION_S:g} s runs, {QUICK_WARMUP_S:g} s"
-        f" warm-up, variants {', '.join(QUICK_VARIANTS)} only",
+        help=f"smoke run: {QUICK_ROUNDS} round of {QUICK_DURATION_S:g} s runs after"
+        f" {QUICK_WARMUP_S:g} s warm-up, variants {', '.join(QUICK_VARIANTS)} only",
     )
     parser.add_argument(
         "--out",
@@ -103,19 +115,21 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     duration = args.duration or (QUICK_DURATION_S if args.quick else DURATION_S)
     warmup = args.warmup if args.warmup is not None else QUICK_WARMUP_S if args.quick else WARMUP_S
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else ROUNDS)
     variants = QUICK_VARIANTS if args.quick else ALL_VARIANTS
     if args.variants:
         chosen = tuple(name.strip() for name in args.variants.split(",") if name.strip())
         unknown = sorted(set(chosen) - set(ALL_VARIANTS))
         if unknown:
             parser.error(f"unknown variants: {', '.join(unknown)}")
-        # The floor runs first: its answers are what every other server is checked against.
+        # The floor is checked first: its answers are what every other server must match.
         variants = tuple(name for name in ALL_VARIANTS if name in chosen)
     return Options(
         database_url=args.database_url,
         duration_s=duration,
         warmup_s=warmup,
         concurrency=args.concurrency,
+        rounds=rounds,
         quick=args.quick,
         out=args.out.resolve(),
         load_tool=args.load_tool,
@@ -135,7 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"FAILED: {failure}")
         return 1
     document["targets"] = [
-        {"name": t.name, "goal": t.goal, "value": t.value, "verdict": t.verdict()}
+        {
+            "name": t.name,
+            "goal": t.goal,
+            "value": t.value,
+            "per_round_range": None if t.spread is None else list(t.spread),
+            "rounds": t.rounds,
+            "verdict": t.verdict(),
+        }
         for t in targets.targets(document)
     ]
     latest = options.out / "latest.json"

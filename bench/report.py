@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from bench import operations as ops
+from bench.rounds import Ratio, paired
 from bench.targets import Runs, find, targets
 
 README = Path(__file__).resolve().parent / "README.md"
@@ -35,7 +36,9 @@ COLUMNS = (
     "data set",
     "op",
     "variant",
+    "rounds",
     "req/s",
+    "req/s range",
     "p50 ms",
     "p95 ms",
     "p99 ms",
@@ -50,8 +53,23 @@ COLUMNS = (
 )
 
 
+def _range(run: dict[str, Any]) -> str:
+    if run.get("rounds_measured", 1) < 2:
+        return "-"
+    low, high = run["requests_per_s_range"]
+    return f"{_number(low)} to {_number(high)}"
+
+
+def _ratio_cell(ratio: Ratio | None) -> str:
+    if ratio is None:
+        return "-"
+    if ratio.rounds < 2:
+        return f"{ratio.median:.3g}"
+    return f"{ratio.median:.3g} ({ratio.low:.3g} to {ratio.high:.3g})"
+
+
 def rows(runs: Runs) -> list[list[str]]:
-    """One table row per run."""
+    """One table row per (data set, operation, variant): medians over its rounds."""
     table = []
     for run in runs:
         per = run["statements_per_request"]
@@ -62,7 +80,9 @@ def rows(runs: Runs) -> list[list[str]]:
                 run.get("data_set", "main"),
                 run["key"],
                 run["variant"],
+                str(run.get("rounds_measured", 1)),
                 _number(run["requests_per_s"]),
+                _range(run),
                 _number(latency["p50_ms"], 2),
                 _number(latency["p95_ms"], 2),
                 _number(latency["p99_ms"], 2),
@@ -96,7 +116,31 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
 
 
 def _target_rows(document: dict[str, Any]) -> list[list[str]]:
-    return [[t.name, t.goal, t.shown(), t.verdict()] for t in targets(document)]
+    return [[t.name, t.goal, t.shown(), t.shown_spread(), t.verdict()] for t in targets(document)]
+
+
+TARGET_COLUMNS = ("target", "goal", "measured", "per-round range", "verdict")
+
+
+def pair_rows(runs: Runs, reference: str = "ours") -> tuple[list[str], list[list[str]]]:
+    """Throughput of `reference` ÷ each other variant per operation, paired by round: the
+    median of the per-round ratios and their range. The header and the rows."""
+    others = list(dict.fromkeys(r["variant"] for r in runs if r["variant"] != reference))
+    header = ["data set", "op", *(f"{reference} ÷ {other}" for other in others)]
+    body = []
+    for run in runs:
+        if run["variant"] != reference:
+            continue
+        data_set = run.get("data_set", "main")
+        cells = [_ratio_cell(paired(run, find(runs, v, run["key"], data_set))) for v in others]
+        body.append([data_set, run["key"], *cells])
+    return header, body
+
+
+PAIRS_NOTE = (
+    "Paired throughput ratios: the median of the per-round ratios, both sides measured in"
+    " the same round, and their range over the rounds in brackets."
+)
 
 
 def _tail_rows(document: dict[str, Any]) -> list[list[str]]:
@@ -130,9 +174,13 @@ def terminal_report(document: dict[str, Any]) -> str:
     parts = [
         "Statements per request, counted exactly on requests sent one by one after each run;"
         " 'access log' is the record the server writes after answering, 'access@load' the"
-        " same counted over the loaded run (the writer batches records under load).",
+        " same counted over the loaded run (the writer batches records under load)."
+        " req/s, latencies and CPU are medians over the rounds.",
         text_table(COLUMNS, rows(document["runs"])),
     ]
+    header, pairs = pair_rows(document["runs"])
+    if pairs and len(header) > 2:
+        parts += ["", PAIRS_NOTE, text_table(header, pairs)]
     if document.get("tail"):
         parts += [
             "",
@@ -142,9 +190,31 @@ def terminal_report(document: dict[str, Any]) -> str:
     parts += [
         "",
         "Targets:",
-        text_table(("target", "goal", "measured", ""), _target_rows(document)),
+        text_table(TARGET_COLUMNS, _target_rows(document)),
     ]
     return "\n".join(parts)
+
+
+def _layout(document: dict[str, Any]) -> str:
+    """How the runs were laid out, in a sentence."""
+    o, method = document["options"], document.get("method")
+    if not method:
+        return f"{o['duration_s']:g} s per run after {o['warmup_s']:g} s warm-up"
+    rounded = " (wrk rounds up to whole seconds)" if document["load_tool"]["name"] == "wrk" else ""
+    run = f"for {method['round_duration_s']:.3g} s after {method['round_warmup_s']:.2g} s warm-up"
+    if method["rounds"] == 1:
+        return f"1 round: every variant measured once per operation {run}{rounded}"
+    once = "".join(
+        f"; {variant} once on every {' and '.join(operations)} page size, in the first round,"
+        f" for {o['duration_s']:g} s after {o['warmup_s']:g} s warm-up"
+        for variant, operations in method["measured_once"].items()
+    )
+    catalogue = method["catalogue_rounds"]
+    return (
+        f"{method['rounds']} rounds per operation, each measuring every variant once {run}"
+        f"{rounded}, in the order {', '.join(method['measuring_order'])}, reversed every other"
+        f" round{once}; the catalogue in {catalogue} round{'s' if catalogue != 1 else ''}"
+    )
 
 
 def _about(document: dict[str, Any]) -> str:
@@ -155,20 +225,30 @@ def _about(document: dict[str, Any]) -> str:
         f"Measured {document['date']} on {m['nproc']} x {m['cpu_model']}, {m['memory_gib']} GiB,"
         f" Linux {m['kernel']}; load by {tool['name']}"
         f"{' (' + tool['version'] + ')' if tool.get('version') else ''},"
-        f" concurrency {o['concurrency']}, {o['duration_s']:g} s per run after"
-        f" {o['warmup_s']:g} s warm-up{' (--quick)' if o['quick'] else ''}."
+        f" concurrency {o['concurrency']}; {_layout(document)}"
+        f"{' (--quick)' if o['quick'] else ''}."
         f" Database: `{document['data_sets']['main']['url'].split('://')[0]}`.\n\n{libraries}."
     )
 
 
 def markdown_report(document: dict[str, Any]) -> str:
     """The figures section of bench/README.md."""
-    parts = [_about(document), "", markdown_table(COLUMNS, rows(document["runs"]))]
+    parts = [
+        _about(document),
+        "",
+        "req/s, latencies and CPU per request are medians over the rounds; statements per"
+        " request are counted exactly on requests sent one by one after each round.",
+        "",
+        markdown_table(COLUMNS, rows(document["runs"])),
+    ]
+    header, pairs = pair_rows(document["runs"])
+    if pairs and len(header) > 2:
+        parts += ["", PAIRS_NOTE, "", markdown_table(header, pairs)]
     if (FIGURES / CHART).exists():
         parts += ["", f"![Q2 p50 latency against page size](figures/{CHART})"]
     if document.get("tail"):
         parts += ["", markdown_table(TAIL_COLUMNS, _tail_rows(document))]
-    parts += ["", markdown_table(("target", "goal", "measured", "verdict"), _target_rows(document))]
+    parts += ["", markdown_table(TARGET_COLUMNS, _target_rows(document))]
     return "\n".join(parts)
 
 
@@ -204,7 +284,7 @@ def write_chart(document: dict[str, Any], path: Path) -> bool:
         if points:
             axes.plot(*zip(*points, strict=True), marker="o", label=variant)
     axes.set_xlabel("customers per page (each with 10 tasks x 3 products)")
-    axes.set_ylabel("p50 latency (ms, log scale)")
+    axes.set_ylabel("p50 latency (ms, median over the rounds; log scale)")
     axes.set_yscale("log")
     axes.set_xticks(list(ops.PAGE_SIZES))
     axes.set_title("Q2 nested query: latency against page size")

@@ -1,4 +1,8 @@
-"""The targets of issue 6, judged on a results document."""
+"""The targets of issue 6, judged on a results document.
+
+Every throughput ratio is the median of the per-round ratios (both sides measured in the
+same round, seconds apart), with the spread of those per-round ratios beside it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import operations as ops
+from bench.rounds import Ratio, paired
 
 Runs = Sequence[dict[str, Any]]
 
@@ -19,6 +24,9 @@ class Target:
     goal: str
     value: float | None
     passed: bool | None
+    # The lowest and highest per-round value, and how many rounds paired up (ratios only).
+    spread: tuple[float, float] | None = None
+    rounds: int | None = None
 
     def verdict(self) -> str:
         """PASS, MISS or n/a (when the run lacked a variant it needs)."""
@@ -27,6 +35,15 @@ class Target:
     def shown(self) -> str:
         """The measured value, readable."""
         return "-" if self.value is None else f"{self.value:.3g}"
+
+    def shown_spread(self) -> str:
+        """The per-round range, e.g. `0.098 to 0.112 (3 rounds)`; `-` when no ratio."""
+        if self.spread is None or self.rounds is None:
+            return "-"
+        if self.rounds < 2:
+            return "1 round"
+        low, high = self.spread
+        return f"{low:.3g} to {high:.3g} ({self.rounds} rounds)"
 
 
 def find(runs: Runs, variant: str, key: str, data_set: str = "main") -> dict[str, Any] | None:
@@ -37,14 +54,9 @@ def find(runs: Runs, variant: str, key: str, data_set: str = "main") -> dict[str
     return None
 
 
-def _rate(runs: Runs, variant: str, key: str) -> float | None:
-    run = find(runs, variant, key)
-    return None if run is None else float(run["requests_per_s"])
-
-
-def _ratio(runs: Runs, top: str, bottom: str, key: str) -> float | None:
-    upper, lower = _rate(runs, top, key), _rate(runs, bottom, key)
-    return None if upper is None or not lower else upper / lower
+def _ratio(runs: Runs, top: str, bottom: str, key: str) -> Ratio | None:
+    """Throughput `top` ÷ `bottom` on `key`, paired round by round."""
+    return paired(find(runs, top, key), find(runs, bottom, key))
 
 
 def _statements(runs: Runs, variant: str, key: str, *names: str) -> float | None:
@@ -61,7 +73,12 @@ def _kinds(runs: Runs, variant: str, key: str, *kinds: str) -> float | None:
     return float(sum(run["statement_kinds_per_request"].get(kind, 0.0) for kind in kinds))
 
 
-def _check(name: str, goal: str, value: float | None, ok: Callable[[float], bool]) -> Target:
+def _check(
+    name: str, goal: str, value: float | Ratio | None, ok: Callable[[float], bool]
+) -> Target:
+    if isinstance(value, Ratio):
+        spread = (value.low, value.high)
+        return Target(name, goal, value.median, ok(value.median), spread, value.rounds)
     return Target(name, goal, value, None if value is None else ok(value))
 
 
@@ -106,7 +123,7 @@ def targets(document: dict[str, Any]) -> list[Target]:
         _check(
             "Q2 limits overhead",
             "< 5%",
-            None if limits_ratio is None else (limits_ratio - 1) * 100,
+            None if limits_ratio is None else limits_ratio.map(lambda r: (r - 1) * 100),
             lambda v: v < 5,
         ),
         _check(

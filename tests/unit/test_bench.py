@@ -1,5 +1,6 @@
 """The benchmark's pure parts: statistics, JSON comparison, /proc parsing, statement kinds,
-the wrk script and its output, the operations' bodies and the target verdicts."""
+the wrk script and its output, the operations' bodies, the rounds (their order, medians and
+paired ratios) and the target verdicts."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import pytest
 from graphql import parse
 
 from bench import operations as ops
-from bench import procfs, report, targets
+from bench import procfs, report, rounds, targets
 from bench.__main__ import parse_options
 from bench.checks import BenchFailure, check_same
 from bench.data import data_sets
 from bench.loadgen import Target
+from bench.runner import ALL_VARIANTS, MEASURING_ORDER
 from bench.statements import StatementCounter, by_category, classify
 from bench.stats import canonical, first_difference, latency_summary, percentile
 from bench.wrk import RESULT_PREFIX, lua_script, lua_string, parse_output
@@ -181,10 +183,14 @@ def test_given_a_remote_host_then_the_load_generator_refuses_it() -> None:
 
 def test_given_quick_then_runs_are_short_and_fewer_variants_run() -> None:
     quick = parse_options(["--quick"])
-    assert (quick.duration_s, quick.warmup_s) == (1.0, 0.3)
+    assert (quick.duration_s, quick.warmup_s, quick.rounds) == (1.0, 0.3, 1)
     assert quick.variants == ("floor", "ours", "naive")
     full = parse_options(["--duration", "5", "--variants", "ours,floor"])
     assert (full.duration_s, full.warmup_s, full.variants) == (5.0, 2.0, ("floor", "ours"))
+    assert full.rounds == 3
+    assert parse_options(["--quick", "--rounds", "2"]).rounds == 2
+    with pytest.raises(SystemExit):
+        parse_options(["--rounds", "0"])
 
 
 def _run(variant: str, key: str, rate: float, **per: float) -> dict[str, Any]:
@@ -250,3 +256,150 @@ def test_given_a_url_then_both_data_sets_are_placed_beside_it(tmp_path: Path) ->
     assert relative.url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/var/x.db"
     with pytest.raises(ValueError, match="files"):
         data_sets("sqlite+aiosqlite://", tmp_path)
+
+
+def test_given_a_duration_when_shared_over_rounds_then_a_round_keeps_a_minimum() -> None:
+    assert rounds.round_duration(10.0, 3) == pytest.approx(10 / 3)
+    assert rounds.round_duration(3.0, 3) == rounds.MIN_ROUND_S
+    # A run shorter than the minimum (--quick) is not stretched.
+    assert rounds.round_duration(1.0, 3) == 1.0
+    assert rounds.round_duration(1.0, 1) == 1.0
+
+
+def test_given_rounds_then_the_order_reverses_every_other_round_and_once_runs_first() -> None:
+    assert rounds.schedule(["a", "b", "c"], 3) == [
+        ("a", "b", "c"),
+        ("c", "b", "a"),
+        ("a", "b", "c"),
+    ]
+    # Counting on from an earlier operation's rounds keeps the alternation going.
+    assert rounds.schedule(["a", "b"], 2, start=3) == [("b", "a"), ("a", "b")]
+    assert rounds.schedule(["a", "b", "c"], 3, once={"c"}) == [
+        ("a", "b", "c"), ("b", "a"), ("a", "b"),
+    ]  # fmt: skip
+    assert rounds.schedule(["a"], 1) == [("a",)]
+
+
+def test_given_the_variants_then_each_has_its_place_in_a_round() -> None:
+    assert sorted(MEASURING_ORDER) == sorted(ALL_VARIANTS)
+
+
+def _measured(
+    variant: str, key: str, index: int, rate: float, *, cpu: float = 1.0, p50: float = 1.0
+) -> dict[str, Any]:
+    """What `bench.measure.measure` returns for one round, plus what the runner adds."""
+    return {
+        "variant": variant,
+        "operation": key.split("@")[0],
+        "key": key,
+        "page_size": None,
+        "data_set": "main",
+        "concurrency": 4,
+        "tool": "wrk",
+        "duration_s": 2.0,
+        "requests": int(rate * 2),
+        "requests_per_s": rate,
+        "latency_ms": {"p50_ms": p50, "p95_ms": 2 * p50, "p99_ms": 3 * p50},
+        "errors": 0,
+        "server_requests": int(rate * 2),
+        "cpu_ms_per_request": cpu,
+        "cpu_user_ms_per_request": cpu / 2,
+        "statements_over_run": {"data:read": int(rate * 2), "access_log:write": 1},
+        "statements_per_request_over_run": {},
+        "probe_requests": 3,
+        "statements_per_request": {"data": 1.0 + index, "auth": 1.0},
+        "statement_kinds_per_request": {"data:read": 1.0 + index},
+        "peak_rss_mib": 100.0 + index,
+        "response_bytes": 10,
+        "round": index,
+        "position": 0,
+    }
+
+
+def _rounds_of(variant: str, key: str, *rates: float) -> list[dict[str, Any]]:
+    return [_measured(variant, key, index, rate) for index, rate in enumerate(rates)]
+
+
+def test_given_rounds_then_a_ratio_is_the_median_of_the_per_round_ratios() -> None:
+    # The machine ran slow in the last round: both sides fell alike.
+    [ours, floor] = rounds.aggregate(
+        [*_rounds_of("ours", "Q2", 10, 20, 30), *_rounds_of("floor", "Q2", 100, 100, 600)],
+        ["floor", "ours"],
+    )[::-1]
+    assert rounds.paired_ratios(ours, floor) == pytest.approx([0.1, 0.2, 0.05])
+    ratio = rounds.paired(ours, floor)
+    assert ratio == rounds.Ratio(median=0.1, low=0.05, high=0.2, rounds=3)
+    # Not the ratio of the medians, which mixes rounds measured at different moments.
+    assert ours["requests_per_s"] / floor["requests_per_s"] == pytest.approx(0.2)
+    assert ratio.map(lambda r: (r - 1) * 100).low == pytest.approx(-95.0)
+
+
+def test_given_a_variant_measured_once_then_it_pairs_only_with_that_round() -> None:
+    [ours, naive] = rounds.aggregate(
+        [*_rounds_of("ours", "Q2", 12, 20, 30), *_rounds_of("naive", "Q2", 1)], ["ours", "naive"]
+    )
+    assert rounds.paired(ours, naive) == rounds.Ratio(12.0, 12.0, 12.0, 1)
+    assert rounds.paired(ours, None) is None
+    # A document saved before rounds holds one figure per run: it pairs as round 0.
+    old = {"variant": "floor", "key": "Q2", "requests_per_s": 120.0}
+    assert rounds.paired(ours, old) == rounds.Ratio(0.1, 0.1, 0.1, 1)
+
+
+def test_given_rounds_then_figures_are_medians_counts_sums_and_statements_pooled() -> None:
+    measured = [
+        _measured("ours", "Q1", 2, 30.0, cpu=9.0, p50=7.0),
+        _measured("ours", "Q1", 0, 10.0, cpu=1.0, p50=5.0),
+        _measured("ours", "Q1", 1, 20.0, cpu=2.0, p50=6.0),
+        _measured("floor", "Q1", 0, 500.0),
+        _measured("floor", "Q2", 0, 50.0),
+    ]
+    runs = rounds.aggregate(measured, ["floor", "ours"])
+    assert [(r["key"], r["variant"]) for r in runs] == [
+        ("Q1", "floor"),
+        ("Q1", "ours"),
+        ("Q2", "floor"),
+    ]
+    ours = runs[1]
+    assert ours["rounds_measured"] == 3
+    assert ours["requests_per_s"] == 20.0
+    assert ours["requests_per_s_range"] == [10.0, 30.0]
+    assert ours["cpu_ms_per_request"] == 2.0
+    assert ours["latency_ms"] == {"p50_ms": 6.0, "p95_ms": 12.0, "p99_ms": 18.0}
+    assert (ours["requests"], ours["server_requests"], ours["probe_requests"]) == (120, 120, 9)
+    assert ours["statements_over_run"] == {"access_log:write": 3, "data:read": 120}
+    assert ours["statements_per_request_over_run"]["data"] == pytest.approx(1.0)
+    assert ours["statements_per_request"] == {"auth": 1.0, "data": 2.0}
+    assert ours["peak_rss_mib"] == 102.0
+    assert [r["round"] for r in ours["rounds"]] == [0, 1, 2]
+    assert [r["requests_per_s"] for r in ours["rounds"]] == [10.0, 20.0, 30.0]
+    assert "variant" not in ours["rounds"][0]
+
+
+def test_given_rounds_then_targets_carry_the_per_round_spread() -> None:
+    document = {
+        "runs": rounds.aggregate(
+            [
+                *_rounds_of("floor", "Q2", 100, 200, 100),
+                *_rounds_of("ours", "Q2", 11, 18, 12),
+                *_rounds_of("limits-off", "Q2", 11.2, 19.8, 11.4),
+            ],
+            ["floor", "ours", "limits-off"],
+        ),
+        "tail": [],
+    }
+    found = {t.name: t for t in targets.targets(document)}
+    throughput = found["Q2 throughput ÷ floor"]
+    assert throughput.value == pytest.approx(0.11)
+    assert throughput.spread == pytest.approx((0.09, 0.12))
+    assert throughput.shown_spread() == "0.09 to 0.12 (3 rounds)"
+    assert throughput.verdict() == "PASS"
+    overhead = found["Q2 limits overhead"]
+    # Per round 1.8%, 10% and -5%; the ratio of the medians (11.4 ÷ 12) would say -5%.
+    assert overhead.value == pytest.approx(20 / 11)
+    assert overhead.spread == pytest.approx((-5.0, 10.0))
+    assert overhead.verdict() == "PASS"
+    assert found["Q1 data statements"].shown_spread() == "-"
+    header, pairs = report.pair_rows(document["runs"])
+    assert header == ["data set", "op", "ours ÷ floor", "ours ÷ limits-off"]
+    assert pairs == [["main", "Q2", "0.11 (0.09 to 0.12)", "0.982 (0.909 to 1.05)"]]
+    assert "0.09 to 0.12 (3 rounds)" in report.terminal_report(document)
