@@ -1,7 +1,7 @@
 """Load the demo data: insert only the rows whose natural keys are missing, in one transaction.
 
 Every inserted row is recorded in the audit trail as a change by "system:seeds", written
-with `audit.capture.append` in the same transaction: Core bulk inserts bypass the session
+with `audit.append.append` in the same transaction: Core bulk inserts bypass the session
 hooks, so the seeder records them itself.
 """
 
@@ -16,7 +16,8 @@ from typing import Any, Final, TypeVar
 from sqlalchemy import Column, Connection, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.capture import append, bulk_insert_entries
+from audit.append import append
+from audit.capture import bulk_insert_entries
 from domain.tasks.model import MAX_PRODUCTS_PER_TASK
 from persistence.models import (
     CustomerModel,

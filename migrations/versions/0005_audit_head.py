@@ -1,6 +1,6 @@
 """Audit chain head: one row that PostgreSQL writers lock in turn.
 
-`audit.capture.append` upserts `audit_head` (id=1) in the same statement that chains and
+`audit.append.append` upserts `audit_head` (id=1) in the same statement that chains and
 inserts a transaction's records, so auditing costs one statement per write transaction:
 the upsert's row lock serialises writers and shows each the head the previous one
 committed. This revision creates the table and, on PostgreSQL, sets the head to where the

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-import audit.capture
-from audit.capture import append
+import audit.append
+from audit.append import append
 from audit.verify import main as verify_main
 from audit.verify import verify_database
 from config.settings import Settings
@@ -155,7 +155,7 @@ async def test_given_units_in_a_row_when_each_commits_then_each_record_follows_t
 async def test_given_a_batch_larger_than_a_chunk_when_appended_then_one_statement_per_chunk(
     engine: AsyncEngine, statements: StatementCounter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(audit.capture, "CHUNK", 3)
+    monkeypatch.setattr(audit.append, "CHUNK", 3)
 
     def write(conn: Connection) -> int:
         return append(
