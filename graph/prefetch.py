@@ -3,7 +3,7 @@
 Relation fields answer from the per-request loaders. When the parent list's resolver has
 already loaded the rows below it (one batched statement per level), each relation field
 finds them in its loader and answers synchronously, without an awaitable per object; that
-is most of what an async loader call per object costs (docs/PERFORMANCE.md). Anything the
+is most of what an async loader call per object costs (bench/README.md). Anything the
 prefetch cannot see through (a `@skip`/`@include`, an argument that does not validate, a
 relation the caller may not read) is simply not prefetched: the field then loads it as
 before, with the same result and the same errors.

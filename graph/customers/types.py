@@ -57,7 +57,7 @@ class CustomerType(Node):
         page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
         # Awaitable even when prefetched: graphql-core completes each customer's tasks in a
         # task of its own, so no synchronous completion runs deep enough to make CPython
-        # allocate and free a frame-stack chunk per call (docs/PERFORMANCE.md).
+        # allocate and free a frame-stack chunk per call (bench/README.md).
         return loaders.tasks_by_customer.load_then(  # type: ignore[return-value]
             (self.pk, (criteria, page)),
             lambda found: build_connection(
