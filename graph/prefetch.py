@@ -11,6 +11,7 @@ before, with the same result and the same errors.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from contextlib import suppress
 from typing import Any, Final
@@ -126,6 +127,7 @@ async def _customers_loaded(
     loaders = context_of(info).loaders
     if not customers or not _may_read(info, Module.TASKS):
         return
+    loads = []
     for tasks_field in tasks_fields:
         args = arguments_of(info, "Customer", "tasks", tasks_field)
         key = (
@@ -138,23 +140,40 @@ async def _customers_loaded(
                 order_by=args.get("order_by"),
             ),
         )
-        pages = await loaders.tasks_by_customer.load_many([(c.id, key) for c in customers])
+        loads.append(loaders.tasks_by_customer.load_many([(c.id, key) for c in customers]))
+    # Every field's pages in one batch (a statement per distinct arguments), then the
+    # relations below all of them together: aliases share those statements.
+    groups = []
+    for tasks_field, pages in zip(tasks_fields, await asyncio.gather(*loads), strict=True):
         tasks = [task for page in pages for task in page.items]
-        await _tasks_loaded(info, tasks, fields_at(info, [tasks_field], EDGE_NODE))
+        groups.append((tasks, fields_at(info, [tasks_field], EDGE_NODE)))
+    await _tasks_loaded(info, groups)
 
 
-async def _tasks_loaded(info: Info, tasks: Sequence[Task], selections: Sequence[FieldNode]) -> None:
-    """Load the relations that `selections` (fields of Task selection sets) ask for."""
+async def _tasks_loaded(
+    info: Info, groups: Sequence[tuple[Sequence[Task], Sequence[FieldNode]]]
+) -> None:
+    """Load the relations that each group's selections (fields of Task selection sets) ask
+    for, for that group's tasks: one statement per relation for all the groups."""
     loaders = context_of(info).loaders
-    if not tasks:
-        return
-    if fields_named(info, selections, "products") and _may_read(info, Module.PRODUCTS):
-        await loaders.products_by_task.load_many([task.id for task in tasks])
-    if fields_named(info, selections, "customer") and _may_read(info, Module.CUSTOMERS):
+
+    def wanted(name: str, module: Module) -> list[Task]:
+        if not _may_read(info, module):
+            return []
+        return [
+            task
+            for tasks, selections in groups
+            if fields_named(info, selections, name)
+            for task in tasks
+        ]
+
+    if tasks := wanted("products", Module.PRODUCTS):
+        await loaders.products_by_task.load_many(sorted({task.id for task in tasks}))
+    if tasks := wanted("customer", Module.CUSTOMERS):
         ids = {task.customer_id for task in tasks if task.customer_id is not None}
         await loaders.customer_by_id.load_many(sorted(ids))
     # Without USERS read only the caller's own user shows, which the field loads itself.
-    if fields_named(info, selections, "assignee") and _may_read(info, Module.USERS):
+    if tasks := wanted("assignee", Module.USERS):
         ids = {task.assignee_id for task in tasks if task.assignee_id is not None}
         await loaders.user_by_id.load_many(sorted(ids))
 
@@ -196,6 +215,7 @@ async def task_list_loaded(info: Info, tasks: Sequence[Task]) -> None:
         return
 
     async def prefetch() -> None:
-        await _tasks_loaded(info, tasks, fields_at(info, info._raw_info.field_nodes, EDGE_NODE))
+        selections = fields_at(info, info._raw_info.field_nodes, EDGE_NODE)
+        await _tasks_loaded(info, [(tasks, selections)])
 
     await _quietly(prefetch())
