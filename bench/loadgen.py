@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 MAX_REQUESTS = 5_000_000
 CONNECT_TIMEOUT_S = 5.0
 RESPONSE_TIMEOUT_S = 30.0
+# What a broken or stalled connection raises; counted, never fatal to the run.
+TRANSPORT_ERRORS = (OSError, asyncio.IncompleteReadError, TimeoutError)
 T = TypeVar("T")
 
 
@@ -75,6 +77,17 @@ class LoadResult:
             return
         if self.first_failure is None:
             self.first_failure = f"HTTP {status}: {body[:300]!r}"
+
+    async def exchange(self, connection: Connection, request: bytes, since: float) -> None:
+        """Send `request`, wait for its answer and record it, with latency from `since`."""
+        status, answer = await asyncio.wait_for(connection.exchange(request), RESPONSE_TIMEOUT_S)
+        self.latencies_s.append(time.perf_counter() - since)
+        self.note(status, answer)
+
+    def transport_failed(self, error: BaseException) -> None:
+        """Count a connection that broke or timed out."""
+        self.transport_errors += 1
+        self.first_failure = self.first_failure or f"transport: {error!r}"
 
 
 def encode_request(target: Target, body: bytes, headers: dict[str, str] | None = None) -> bytes:
@@ -173,14 +186,9 @@ async def closed_loop(
                 if sent >= deadline and sent_count >= min_requests:
                     return
                 sent_count += 1
-                status, answer = await asyncio.wait_for(
-                    connection.exchange(request), RESPONSE_TIMEOUT_S
-                )
-                result.latencies_s.append(time.perf_counter() - sent)
-                result.note(status, answer)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
-            result.transport_errors += 1
-            result.first_failure = result.first_failure or f"transport: {error!r}"
+                await result.exchange(connection, request, sent)
+        except TRANSPORT_ERRORS as error:
+            result.transport_failed(error)
         finally:
             await connection.close()
 
@@ -211,14 +219,9 @@ async def open_loop(
         try:
             while (item := await queue.get()) is not None:
                 due, request = item
-                status, answer = await asyncio.wait_for(
-                    connection.exchange(request), RESPONSE_TIMEOUT_S
-                )
-                result.latencies_s.append(time.perf_counter() - due)
-                result.note(status, answer)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
-            result.transport_errors += 1
-            result.first_failure = result.first_failure or f"transport: {error!r}"
+                await result.exchange(connection, request, due)
+        except TRANSPORT_ERRORS as error:
+            result.transport_failed(error)
         finally:
             await connection.close()
 
