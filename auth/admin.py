@@ -88,7 +88,7 @@ class UserAdmin:
         """Create a user with a password and roles."""
         v = Violations()
         email = v.email("email", email)
-        full_name = v.optional_text("full_name", full_name, max_length=200)
+        full_name = v.optional_text("full_name", full_name, max_length=200, multiline=False)
         v.raise_if_any()
         check_password_policy(password)
         if is_superuser and not actor.is_superuser:
@@ -125,7 +125,9 @@ class UserAdmin:
         v = Violations()
         values: dict[str, object] = {}
         if not isinstance(full_name, Unset):
-            values["full_name"] = v.optional_text("full_name", full_name, max_length=200)
+            values["full_name"] = v.optional_text(
+                "full_name", full_name, max_length=200, multiline=False
+            )
         for name, value in (("is_active", is_active), ("is_superuser", is_superuser)):
             if value is None:
                 v.add(name, "must not be null")

@@ -18,12 +18,16 @@ from typing import Any, Final
 import jwt
 
 from domain.errors import Unauthenticated
+from domain.pagination import MAX_ID
 
 ACCESS_TYPE: Final = "access"
 REQUIRED_CLAIMS: Final = ("sub", "exp", "iat", "nbf", "iss", "aud", "jti", "typ")
 # ASCII digits only (str.isdigit() also accepts "²" and Arabic-Indic digits), within 32 bits.
 _SUBJECT: Final = re.compile(r"[1-9][0-9]{0,9}")
 MAX_JTI_LENGTH: Final = 64
+# The ids this codec issues are UUID hex; a signed token is still checked before its `jti`
+# reaches a query (PostgreSQL refuses NUL, and nothing else belongs in an id).
+_JTI: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_JTI_LENGTH}}}")
 INVALID_TOKEN: Final = "The access token is invalid or expired."  # noqa: S105
 
 
@@ -105,8 +109,9 @@ class TokenCodec:
             or claims["iss"] != self.config.issuer
             or not isinstance(subject, str)
             or not _SUBJECT.fullmatch(subject)
+            or int(subject) > MAX_ID
             or not isinstance(claims["jti"], str)
-            or len(claims["jti"]) > MAX_JTI_LENGTH
+            or not _JTI.fullmatch(claims["jti"])
         ):
             raise Unauthenticated(INVALID_TOKEN)
         try:

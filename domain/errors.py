@@ -8,7 +8,12 @@ from typing import ClassVar
 
 
 class ErrorCode(StrEnum):
-    """Stable error codes; clients branch on these, never on messages."""
+    """Every `extensions.code` the API can emit; clients branch on these, never on messages.
+
+    The README's error table is checked against this enum by a test. The first group are
+    the domain's own outcomes; the rest are raised by the GraphQL and HTTP adapters (the
+    document, the limits, the request itself) and live here so there is one list.
+    """
 
     BAD_USER_INPUT = "BAD_USER_INPUT"
     NOT_FOUND = "NOT_FOUND"
@@ -17,7 +22,18 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    TIMEOUT = "TIMEOUT"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # The document and the limits on it.
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+    # The HTTP request, refused before GraphQL runs.
+    BAD_REQUEST = "BAD_REQUEST"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class DomainError(Exception):

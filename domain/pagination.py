@@ -155,7 +155,7 @@ def decode_cursor(raw: str, order: Sequence[SortKey], parsers: Mapping[str, Pars
     try:
         padded = raw + "=" * (-len(raw) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, RecursionError):
         raise invalid from None
     if not (isinstance(payload, list) and len(payload) == 3):
         raise invalid
@@ -212,11 +212,13 @@ def parse_decimal(value: str) -> Decimal:
 
 
 def parse_str(value: str) -> str:
-    """Check a text cursor value; NUL is refused, as PostgreSQL text cannot hold it."""
+    """Check a text cursor value: NUL (PostgreSQL text cannot hold it) and lone surrogates
+    (not UTF-8, so no database can compare with them) are refused."""
     if not isinstance(value, str):
         raise TypeError("expected text")
     if "\x00" in value:
         raise ValueError("NUL in text")
+    value.encode("utf-8")  # UnicodeEncodeError, a ValueError, for a lone surrogate
     return value
 
 

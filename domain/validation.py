@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -35,6 +36,22 @@ _EMAIL = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
 # Every character that starts a new line when shown, not only \n and \r.
 _LINE_BREAK = re.compile(r"[\n\r\x85\u2028\u2029]")
+# Bidirectional embeddings, overrides and isolates reorder what a reader sees ("Trojan
+# Source"); no text field accepts them, not even a multi-line one.
+_BIDI_CONTROL = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+# Joiners are format characters too, but emoji sequences and several scripts need them.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _has_invisible(text: str) -> bool:
+    """Whether `text` holds a format (Cf), surrogate or private-use character."""
+    return any(
+        unicodedata.category(char) in ("Cf", "Cs", "Co") and char not in _JOINERS for char in text
+    )
+
+
+def _is_visible(char: str) -> bool:
+    return not char.isspace() and unicodedata.category(char) not in ("Cf", "Cc", "Mn", "Me")
 
 
 class Violations:
@@ -74,15 +91,31 @@ class Violations:
             self.add(field, "must be a single line")
         elif _CONTROL.search(cleaned) or (not multiline and "\t" in cleaned):
             self.add(field, "must not contain control characters")
+        elif not cleaned.isascii():
+            self._check_unicode(field, cleaned, multiline=multiline)
         return cleaned
 
+    def _check_unicode(self, field: str, cleaned: str, *, multiline: bool) -> None:
+        """What only non-ASCII text can get wrong: invisible or reordering characters."""
+        if _BIDI_CONTROL.search(cleaned):
+            self.add(field, "must not contain bidirectional control characters")
+        elif not multiline and _has_invisible(cleaned):
+            self.add(field, "must not contain invisible formatting characters")
+        elif not any(_is_visible(char) for char in cleaned):
+            self.add(field, "must not be blank")
+
     def optional_text(
-        self, field: str, value: str | None, *, max_length: int = TEXT_MAX_LENGTH
+        self,
+        field: str,
+        value: str | None,
+        *,
+        max_length: int = TEXT_MAX_LENGTH,
+        multiline: bool = True,
     ) -> str | None:
         """Like `text`, but blank becomes None (an empty description is no description)."""
         if value is None or not value.strip():
             return None
-        return self.text(field, value, max_length=max_length, multiline=True)
+        return self.text(field, value, max_length=max_length, multiline=multiline)
 
     def email(self, field: str, value: str) -> str:
         """Check an address and normalise it to lower case."""
@@ -92,8 +125,8 @@ class Violations:
         return cleaned
 
     def pattern(self, field: str, value: str, regex: re.Pattern[str], reason: str) -> str:
-        """Check a value against a format."""
-        if not regex.match(value):
+        """Check a value against a format; the whole value must match."""
+        if not regex.fullmatch(value):
             self.add(field, reason)
         return value
 

@@ -1,7 +1,9 @@
-"""HTTP plumbing around the GraphQL endpoint: request ids, JSON errors, orjson."""
+"""HTTP plumbing around the GraphQL endpoint: request ids, JSON errors, orjson, and the
+checks every request body passes before GraphQL sees it."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -14,17 +16,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+
+from domain.errors import ErrorCode
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # nginx's code for "the client closed the connection first"; what the access log records.
 CLIENT_CLOSED_REQUEST = 499
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _HTTP_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
+    400: ErrorCode.BAD_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 }
 
 log = structlog.get_logger("http")
@@ -78,12 +83,126 @@ class RequestIdMiddleware:
             )
 
 
+class RequestRefused(Exception):
+    """A well-formed request the edge refuses before GraphQL runs (HTTP 200, coded error)."""
+
+    def __init__(
+        self,
+        message: str,
+        code: ErrorCode = ErrorCode.BAD_USER_INPUT,
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.fields = fields
+
+
+def _refuse_constant(name: str) -> object:
+    # Python's json reads NaN and Infinity, which are not JSON.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decode_request_json(data: str | bytes) -> object:
+    """Parse a request body (or a JSON query parameter): an object, or an array for a batch.
+
+    orjson is the fast path. What it refuses is retried with the standard library, which
+    also reads lone surrogates and very long numbers, so that those reach the checks below
+    and get a precise answer; anything still unreadable is a 400.
+    """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text, parse_constant=_refuse_constant)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body must be UTF-8 encoded JSON.") from None
+        except RecursionError:
+            raise HTTPException(400, "The request body is nested too deeply.") from None
+        except ValueError as error:  # JSONDecodeError, and numbers past int's digit limit
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+            raise HTTPException(400, f"The request body is not valid JSON: {reason}.") from None
+    if isinstance(value, list):
+        if not all(isinstance(item, dict) for item in value):
+            raise HTTPException(400, "Each operation of a batch must be a JSON object.")
+    elif not isinstance(value, dict):
+        raise HTTPException(400, "The request body must be a JSON object.")
+    return value
+
+
+def _is_unstorable(text: str) -> bool:
+    """Whether `text` holds a lone surrogate, which no UTF-8 column, log or response holds.
+
+    NUL is valid UTF-8 and is left to the domain's validators, which name the field.
+    """
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_path(value: object, root: str) -> str | None:
+    """The dotted path of the first string in a JSON value (keys included) that is not
+    UTF-8 text."""
+    stack: list[tuple[str, object]] = [(root, value)]
+    while stack:  # a loop, not recursion: the value may be nested a thousand deep
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if _is_unstorable(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _is_unstorable(key):
+                    return path
+                stack.append((f"{path}.{key}", child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
+    return None
+
+
+UNSTORABLE_REASON = "must be valid UTF-8 text (it holds a lone surrogate)"
+
+
+def check_request(data: GraphQLRequestData) -> None:
+    """Refuse what no GraphQL execution should ever see: the edge of the API."""
+    if not isinstance(data.operation_name, str | None):
+        raise HTTPException(400, "The GraphQL operation's `operationName` must be a string.")
+    variables = data.variables or {}
+    for path in (
+        _unstorable_path(data.query, "query"),
+        _unstorable_path(data.operation_name, "operationName"),
+        *(_unstorable_path(value, name) for name, value in variables.items()),
+        _unstorable_path(data.extensions, "extensions"),
+    ):
+        if path is not None:
+            path = path if len(path) <= 100 else path[:99] + "…"
+            raise RequestRefused(
+                f"Invalid input: {path} is not valid UTF-8 text (it holds a lone surrogate).",
+                fields={path: UNSTORABLE_REASON},
+            )
+
+
 class JSONGraphQLRouter(GraphQLRouter[Any, None]):
-    """Strawberry's router with orjson output and JSON bodies for HTTP-level errors."""
+    """Strawberry's router with orjson, checked request bodies and JSON HTTP-level errors."""
 
     def encode_json(self, data: object) -> bytes:
         """Serialise with orjson, an order of magnitude faster than `json`."""
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Parse with orjson; malformed bodies are a 400, never a 500."""
+        return decode_request_json(data)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, then the edge checks on every operation of the body."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else (data,):
+            check_request(item)
+        return data
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         """Run the request; HTTP-level refusals become a JSON GraphQL error body."""
@@ -91,20 +210,33 @@ class JSONGraphQLRouter(GraphQLRouter[Any, None]):
             return await super().run(request=request, context=context, root_value=root_value)
         except HTTPException as error:
             return http_error(request, error.status_code, error.reason)
+        except RequestRefused as error:
+            extra = {"fields": error.fields} if error.fields else {}
+            return http_error(request, 200, error.message, error.code, **extra)
         except ClientDisconnect:
             # The client hung up before its body arrived: nothing ran, nobody is listening.
             log.info("client disconnected before sending its request")
             return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
-def http_error(request: Request, status_code: int, message: str) -> Response:
+def http_error(
+    request: Request,
+    status_code: int,
+    message: str,
+    code: ErrorCode | None = None,
+    **extensions: object,
+) -> Response:
     """A GraphQL-shaped error body for a request refused before execution."""
-    code = _HTTP_CODES.get(status_code, "BAD_REQUEST")
+    code = code or _HTTP_CODES.get(status_code, ErrorCode.BAD_REQUEST)
     body = {
         "errors": [
             {
                 "message": message,
-                "extensions": {"code": code, "requestId": request_id_of(request.scope)},
+                "extensions": {
+                    "code": code,
+                    "requestId": request_id_of(request.scope),
+                    **extensions,
+                },
             }
         ]
     }

@@ -36,13 +36,10 @@ from graphql import (
     get_named_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import QueryDepthLimiter, SchemaExtension
 
+from domain.errors import ErrorCode
 from domain.pagination import DEFAULT_PAGE_SIZE
-
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
-QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
-LIMIT_EXCEEDED = "GRAPHQL_VALIDATION_FAILED"
 
 
 class DocumentSizeLimiter(SchemaExtension):
@@ -57,7 +54,7 @@ class DocumentSizeLimiter(SchemaExtension):
         if len(query) > self.max_chars:
             raise GraphQLError(
                 f"The document is {len(query)} characters long; the limit is {self.max_chars}.",
-                extensions={"code": QUERY_TOO_LARGE, "maxLength": self.max_chars},
+                extensions={"code": ErrorCode.QUERY_TOO_LARGE.value, "maxLength": self.max_chars},
             )
         yield
 
@@ -80,6 +77,45 @@ def directive_count_rule(max_directives: int) -> type[ValidationRule]:
                 )
 
     return DirectiveCountRule
+
+
+def depth_rule(max_depth: int) -> type[ValidationRule]:
+    """Strawberry's depth limit, minus its crash on a spread of an undefined fragment.
+
+    Strawberry's rule looks every spread up with `fragments[name]` while it is built, so
+    `{ ...Nope }` raised KeyError('Nope') instead of the standard "Unknown fragment"
+    error. When a spread names no fragment, this rule stays silent: graphql-core's
+    `KnownFragmentNamesRule` reports it, and there is no depth to measure.
+    """
+    (strawberry_rule,) = QueryDepthLimiter(max_depth=max_depth).validation_rules
+
+    class DepthRule(strawberry_rule):  # type: ignore[misc, valid-type]
+        def __init__(self, context: ValidationContext) -> None:
+            document = context.document
+            defined = {
+                d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+            }
+            if _spread_names(document) <= defined:
+                super().__init__(context)
+            else:
+                ValidationRule.__init__(self, context)
+
+    return DepthRule
+
+
+def _spread_names(document: DocumentNode) -> set[str]:
+    names: set[str] = set()
+    stack: list[Any] = [
+        d.selection_set for d in document.definitions if hasattr(d, "selection_set")
+    ]
+    while stack:
+        selection_set = stack.pop()
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FragmentSpreadNode):
+                names.add(selection.name.value)
+            else:
+                stack.append(selection.selection_set)
+    return names
 
 
 def _unwrap(type_: Any) -> Any:
@@ -249,7 +285,7 @@ class CostAnalysis(SchemaExtension):
                     f"The query costs {self.cost}; the limit is {self.max_cost}. "
                     "Ask for smaller pages or fewer nested fields.",
                     extensions={
-                        "code": QUERY_TOO_COMPLEX,
+                        "code": ErrorCode.QUERY_TOO_COMPLEX.value,
                         "cost": self.cost,
                         "maxCost": self.max_cost,
                     },

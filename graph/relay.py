@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -28,18 +29,24 @@ def encode_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
+# The one spelling of a key: ASCII digits without a leading zero. `str.isdigit()` and `int()`
+# would also take "²", Arabic-Indic digits and "0001", making one object answer to many IDs.
+_KEY = re.compile(r"0|[1-9][0-9]{0,9}")
+_TYPE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+
+
 def decode_global_id(value: str, *, field: str = "id") -> tuple[str, int]:
     """Split a global ID into type name and key; malformed IDs are BAD_USER_INPUT."""
     invalid = InvalidInput("Invalid ID.", fields={field: "is not a valid ID"})
-    if len(value) > 200:
+    if len(value) > 200 or not value.isascii():
         raise invalid
     try:
-        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode()
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise invalid from None
     type_name, sep, pk = raw.partition(":")
     # Keys past the id column's range cannot exist; refusing them keeps them out of SQL.
-    if not sep or not type_name or not pk.isdigit() or len(pk) > 18 or int(pk) > MAX_ID:
+    if not sep or not _TYPE_NAME.fullmatch(type_name) or not _KEY.fullmatch(pk) or int(pk) > MAX_ID:
         raise invalid
     return type_name, int(pk)
 

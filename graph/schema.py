@@ -17,7 +17,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -28,6 +27,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from audit.access import AccessLogExtension
 from config.settings import Settings
+from domain.errors import ErrorCode
 from graph.audit.queries import AuditQueries
 from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
@@ -35,7 +35,12 @@ from graph.customers.queries import CustomerQueries
 from graph.errors import ErrorMapping, is_expected, map_errors
 from graph.execution import FastExecutionContext
 from graph.features import Features
-from graph.limits import CostAnalysis, DocumentSizeLimiter, directive_count_rule
+from graph.limits import (
+    CostAnalysis,
+    DocumentSizeLimiter,
+    depth_rule,
+    directive_count_rule,
+)
 from graph.node import NodeQueries
 from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
@@ -47,8 +52,6 @@ from graph.users.mutations import UserMutations
 from graph.users.queries import UserQueries
 
 log = structlog.get_logger("graph")
-
-TIMEOUT = "TIMEOUT"
 
 
 @strawberry.type
@@ -86,7 +89,7 @@ class Schema(strawberry.Schema):
                 result = await super().execute(*args, **kwargs)
         except TimeoutError:
             message = f"The operation ran longer than {self.timeout_seconds:g} seconds."
-            error = GraphQLError(message, extensions={"code": TIMEOUT})
+            error = GraphQLError(message, extensions={"code": ErrorCode.TIMEOUT.value})
             result = ExecutionResult(data=None, errors=[error])
         if result.errors and self.masking:
             result.errors = map_errors(
@@ -130,7 +133,7 @@ def _extensions(
         # The rule classes are built once: the validation cache is keyed by the rules, so
         # classes made afresh for every request would make every validation a miss.
         rules = [
-            *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+            depth_rule(settings.graphql_max_depth),
             *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
             directive_count_rule(settings.graphql_max_directives),
         ]

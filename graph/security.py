@@ -17,6 +17,7 @@ import re
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.errors import ErrorCode
 from graph.http import request_id_of
 
 JSON_TYPES = ("application/json", "application/graphql-response+json")
@@ -96,7 +97,7 @@ def _with_json_type(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, byt
     ]
 
 
-def _error(scope: Scope, message: str, code: str) -> dict[str, object]:
+def _error(scope: Scope, message: str, code: ErrorCode) -> dict[str, object]:
     return {
         "errors": [
             {"message": message, "extensions": {"code": code, "requestId": request_id_of(scope)}}
@@ -122,7 +123,7 @@ class SecurityMiddleware:
             media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
             if media_type not in JSON_TYPES:
                 message = "POST /graphql needs Content-Type: application/json."
-                error = _error(scope, message, "UNSUPPORTED_MEDIA_TYPE")
+                error = _error(scope, message, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
                 await _send_json(send, 415, error, self._headers(graphql=True))
                 return
             if media_type != "application/json":
@@ -130,7 +131,7 @@ class SecurityMiddleware:
                 # only parses the plain one, so present it as that.
                 scope = {**scope, "headers": _with_json_type(scope["headers"])}
         declared = _header(scope, b"content-length")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, send)
             return
         await self._run(scope, receive, send, is_graphql=is_graphql)
@@ -141,7 +142,7 @@ class SecurityMiddleware:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         message = f"The request body is larger than {self.max_body_bytes} bytes."
         is_graphql = scope["path"].rstrip("/") == self.graphql_path
-        error = _error(scope, message, "PAYLOAD_TOO_LARGE")
+        error = _error(scope, message, ErrorCode.PAYLOAD_TOO_LARGE)
         await _send_json(send, 413, error, self._headers(graphql=is_graphql))
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, *, is_graphql: bool) -> None:

@@ -88,9 +88,15 @@ class _Repository(Generic[E, M]):
 
         return await self._lock.run(fetch)
 
-    async def _load(self, pk: int) -> M | None:
+    async def _load(self, pk: int, *, for_update: bool = False) -> M | None:
         async with self._lock:
-            obj = await self._session.get(self.model, pk)
+            if for_update:
+                # Waits for a concurrent writer of the row, then reads what it committed.
+                obj = await self._session.get(
+                    self.model, pk, with_for_update=True, populate_existing=True
+                )
+            else:
+                obj = await self._session.get(self.model, pk)
         if obj is not None:
             self._loaded[pk] = obj
         return obj
@@ -98,6 +104,16 @@ class _Repository(Generic[E, M]):
     async def get(self, pk: int) -> E | None:
         """One entity by primary key (from the identity map when already loaded)."""
         obj = await self._load(pk)
+        return None if obj is None else self._from_model(obj)
+
+    async def get_for_update(self, pk: int) -> E | None:
+        """One entity, its row locked until the transaction ends.
+
+        Writers of one row then take turns instead of failing the version check: without
+        `expectedVersion` the last writer wins, as documented. On SQLite the write gate
+        already serialises write transactions, and `FOR UPDATE` is not rendered.
+        """
+        obj = await self._load(pk, for_update=True)
         return None if obj is None else self._from_model(obj)
 
     async def get_many(self, pks: Sequence[int]) -> list[E]:

@@ -127,6 +127,10 @@ class FakeProductRepository:
         self._store = store
         self._clock = clock
 
+    async def get_for_update(self, product_id: int, /) -> Product | None:
+        """The fakes run one transaction at a time: nothing to lock."""
+        return await self.get(product_id)
+
     async def get(self, product_id: int, /) -> Product | None:
         """A copy of one product, or None."""
         found = self._store.products.get(product_id)
@@ -214,6 +218,10 @@ class FakeCustomerRepository:
         self._store = store
         self._clock = clock
 
+    async def get_for_update(self, customer_id: int, /) -> Customer | None:
+        """The fakes run one transaction at a time: nothing to lock."""
+        return await self.get(customer_id)
+
     async def get(self, customer_id: int, /) -> Customer | None:
         """A copy of one customer, or None."""
         found = self._store.customers.get(customer_id)
@@ -292,6 +300,10 @@ class FakeTaskRepository:
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self._store = store
         self._clock = clock
+
+    async def get_for_update(self, task_id: int, /) -> Task | None:
+        """The fakes run one transaction at a time: nothing to lock."""
+        return await self.get(task_id)
 
     async def get(self, task_id: int, /) -> Task | None:
         """A copy of one task, or None."""

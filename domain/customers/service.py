@@ -70,7 +70,7 @@ async def update_customer(
     """Apply a partial update, refusing a stale `expected_version`."""
     values = validate_customer_patch(patch)
     async with uow:
-        customer = await uow.customers.get(customer_id)
+        customer = await uow.customers.get_for_update(customer_id)
         if customer is None:
             raise NotFound("Customer not found.")
         check_version("Customer", customer.version, expected_version)
@@ -90,7 +90,7 @@ async def update_customer(
 async def delete_customer(uow: UnitOfWork, customer_id: int) -> int:
     """Delete a customer that has no tasks; returns its id."""
     async with uow:
-        if await uow.customers.get(customer_id) is None:
+        if await uow.customers.get_for_update(customer_id) is None:
             raise NotFound("Customer not found.")
         references = await uow.customers.count_tasks(customer_id)
         if references:

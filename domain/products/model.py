@@ -77,7 +77,9 @@ class ProductPatch:
 
 
 def _check_sku(v: Violations, sku: str) -> str:
-    cleaned = sku.strip().upper()
+    # ASCII first: `upper()` would turn "ß" into "SS" and a ligature into two letters.
+    cleaned = sku.strip()
+    cleaned = cleaned.upper() if cleaned.isascii() else cleaned
     return v.pattern(
         "sku",
         cleaned,

@@ -67,7 +67,7 @@ async def update_product(
     """Apply a partial update, refusing a stale `expected_version`."""
     values = validate_product_patch(patch)
     async with uow:
-        product = await uow.products.get(product_id)
+        product = await uow.products.get_for_update(product_id)
         if product is None:
             raise NotFound("Product not found.")
         check_version("Product", product.version, expected_version)
@@ -85,7 +85,7 @@ async def update_product(
 async def delete_product(uow: UnitOfWork, product_id: int) -> int:
     """Delete a product that no task uses; returns its id."""
     async with uow:
-        if await uow.products.get(product_id) is None:
+        if await uow.products.get_for_update(product_id) is None:
             raise NotFound("Product not found.")
         references = await uow.products.count_task_links(product_id)
         if references:

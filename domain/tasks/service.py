@@ -108,7 +108,7 @@ async def update_task(
     """Apply a partial update; a given product set replaces the stored one."""
     values, product_ids = validate_task_patch(patch)
     async with uow:
-        task = await uow.tasks.get(task_id)
+        task = await uow.tasks.get_for_update(task_id)
         if task is None:
             raise NotFound("Task not found.")
         check_version("Task", task.version, expected_version)
@@ -135,7 +135,7 @@ def _changed_ref(changed: Mapping[str, object], key: str) -> int | None:
 async def delete_task(uow: UnitOfWork, task_id: int) -> int:
     """Delete a task and its product links; returns its id."""
     async with uow:
-        if await uow.tasks.get(task_id) is None:
+        if await uow.tasks.get_for_update(task_id) is None:
             raise NotFound("Task not found.")
         await uow.tasks.delete(task_id)
         await uow.commit()

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import Settings
 from graph.app import create_app
-from graph.schema import TIMEOUT, Schema
+from graph.schema import Schema
 from tests.builders import gid, products_t
 from tests.conftest import GraphQLClient, token_for
 
@@ -473,7 +473,7 @@ async def test_given_a_resolver_slower_than_the_time_limit_when_run_then_timeout
     assert result.data is None
     assert result.errors is not None
     assert len(result.errors) == 1
-    assert result.errors[0].extensions == {"code": TIMEOUT}
+    assert result.errors[0].extensions == {"code": "TIMEOUT"}
     assert "0.05 seconds" in result.errors[0].message
 
 

@@ -180,6 +180,62 @@ def test_given_a_line_break_in_a_name_when_validated_then_it_must_be_a_single_li
     assert refused_fields(name=name) == {"name": "must be a single line"}
 
 
+INVISIBLE = "must not contain invisible formatting characters"
+BIDI = "must not contain bidirectional control characters"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("\u200b", INVISIBLE),
+        ("zero\u200bwidth", INVISIBLE),
+        ("\ufeffWidget", INVISIBLE),
+        ("soft\u00adhyphen", INVISIBLE),
+        ("word\u2060joiner", INVISIBLE),
+        ("tag\U000e0041", INVISIBLE),
+        ("private\ue000use", INVISIBLE),
+        ("abc\u202edcba", BIDI),
+        ("isolate\u2066x\u2069", BIDI),
+        ("\u0301", "must not be blank"),
+        ("\u200d\u200c", "must not be blank"),
+    ],
+)
+def test_given_invisible_or_reordering_characters_in_a_name_when_validated_then_refused(
+    name: str, reason: str
+) -> None:
+    assert refused_fields(name=name) == {"name": reason}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Caf\u00e9",
+        "\u6771\u4eac",
+        "\U0001f468\u200d\U0001f469",
+        "\u0645\u06cc\u200c\u062e",
+        "e\u0301",
+    ],
+)
+def test_given_visible_unicode_and_joiners_in_a_name_when_validated_then_kept(name: str) -> None:
+    assert new_product(name=name).name == name
+
+
+def test_given_a_bidi_override_in_a_description_when_validated_then_refused_even_multiline() -> (
+    None
+):
+    assert refused_fields(description="line\n\u202eevil") == {"description": BIDI}
+
+
+def test_given_a_zero_width_space_in_a_description_when_validated_then_kept() -> None:
+    # Multi-line text is prose pasted from elsewhere; only reordering characters are refused.
+    assert new_product(description="a\u200bb").description == "a\u200bb"
+
+
+@pytest.mark.parametrize("sku", ["stra\u00dfe", "\ufb00-123", "AB\u0661\u0662"])
+def test_given_a_non_ascii_sku_when_validated_then_refused_not_case_folded(sku: str) -> None:
+    assert "sku" in refused_fields(sku=sku)
+
+
 def test_given_a_multiline_description_when_validated_then_it_is_kept() -> None:
     assert new_product(description="line 1\n\tline 2").description == "line 1\n\tline 2"
 
