@@ -18,12 +18,14 @@ Q1: Final = "Q1"
 Q2: Final = "Q2"
 Q3: Final = "Q3"
 M1: Final = "M1"
+W1: Final = "W1"
 OPERATIONS: Final = (Q1, Q2, Q3, M1)
 DESCRIPTIONS: Final = {
     Q1: "flat: products(first: 100) { id sku name price }",
     Q2: "nested: customers(first: N) { tasks(first: 10) { products } }",
     Q3: "one customer by node(id:) with the same nesting",
     M1: "updateTask(id:, input: {status}) { task { id status version } }",
+    W1: "createProduct(input: {sku, name, price}) { product { id } }, a new SKU each",
 }
 DEFAULT_PAGE_SIZE: Final = 50
 PAGE_SIZES: Final = (10, 50, 100)
@@ -47,6 +49,9 @@ CUSTOMER_QUERY: Final = (
 UPDATE_MUTATION: Final = (
     "mutation ($id: ID!, $status: TaskStatus!) "
     "{ updateTask(id: $id, input: {status: $status}) { task { id status version } } }"
+)
+CREATE_MUTATION: Final = (
+    "mutation ($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }"
 )
 LOGIN_MUTATION: Final = (
     "mutation ($email: String!, $password: String!) "
@@ -127,6 +132,21 @@ def update_workload(current_statuses: Sequence[tuple[int, str]]) -> Workload:
         for pk, status in first_pass + second_pass
     )
     return Workload(M1, bodies)
+
+
+def create_workload(prefix: str, count: int) -> Workload:
+    """W1: `count` createProduct bodies, each with a SKU of its own (`<prefix>-<n>`).
+
+    A SKU sent twice would be refused as taken, so a run must never cycle past the end.
+    """
+    bodies = tuple(
+        body(
+            CREATE_MUTATION,
+            {"input": {"sku": f"{prefix}-{n}", "name": f"Burst {n}", "price": "9.99"}},
+        )
+        for n in range(count)
+    )
+    return Workload(W1, bodies)
 
 
 def login_body(email: str, password: str) -> bytes:

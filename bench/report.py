@@ -14,14 +14,17 @@ from typing import Any
 
 import orjson
 
+from bench import burst
 from bench import operations as ops
 from bench.rounds import Ratio, paired
-from bench.targets import Runs, find, targets
+from bench.targets import Runs, burst_targets, find, targets
 
 README = Path(__file__).resolve().parent / "README.md"
 # Where --write-readme keeps the committed copies of the run's JSON and chart.
 FIGURES = Path(__file__).parent / "figures"
 CHART = "latency_vs_page_size.png"
+# What a `--burst-only` run saves, beside (never over) a full run's latest.json.
+BURST_JSON = "write_burst.json"
 START_MARKER = "<!-- bench:figures:start -->"
 END_MARKER = "<!-- bench:figures:end -->"
 
@@ -116,7 +119,9 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
 
 
 def _target_rows(document: dict[str, Any]) -> list[list[str]]:
-    return [[t.name, t.goal, t.shown(), t.shown_spread(), t.verdict()] for t in targets(document)]
+    # A burst-only run measured nothing else: its other targets would all read n/a.
+    judged = targets(document) if document["runs"] else burst_targets(document["write_burst"])
+    return [[t.name, t.goal, t.shown(), t.shown_spread(), t.verdict()] for t in judged]
 
 
 TARGET_COLUMNS = ("target", "goal", "measured", "per-round range", "verdict")
@@ -171,13 +176,15 @@ TAIL_COLUMNS = (
 
 def terminal_report(document: dict[str, Any]) -> str:
     """Everything for stdout: the runs, the open-loop tail and the targets."""
-    parts = [
-        "Statements per request, counted exactly on requests sent one by one after each run;"
-        " 'access log' is the record the server writes after answering, 'access@load' the"
-        " same counted over the loaded run (the writer batches records under load)."
-        " req/s, latencies and CPU are medians over the rounds.",
-        text_table(COLUMNS, rows(document["runs"])),
-    ]
+    parts: list[str] = []
+    if document["runs"]:
+        parts += [
+            "Statements per request, counted exactly on requests sent one by one after each"
+            " run; 'access log' is the record the server writes after answering, 'access@load'"
+            " the same counted over the loaded run (the writer batches records under load)."
+            " req/s, latencies and CPU are medians over the rounds.",
+            text_table(COLUMNS, rows(document["runs"])),
+        ]
     header, pairs = pair_rows(document["runs"])
     if pairs and len(header) > 2:
         parts += ["", PAIRS_NOTE, text_table(header, pairs)]
@@ -186,6 +193,12 @@ def terminal_report(document: dict[str, Any]) -> str:
             "",
             "Open loop (fixed arrival rate):",
             text_table(TAIL_COLUMNS, _tail_rows(document)),
+        ]
+    if document.get("write_burst"):
+        parts += [
+            "",
+            f"Write burst on SQLite (createProduct; {BURST_NOTE}):",
+            text_table(burst.COLUMNS, burst.rows(document["write_burst"])),
         ]
     parts += [
         "",
@@ -252,6 +265,30 @@ def markdown_report(document: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+BURST_NOTE = (
+    "writes/s and latencies are medians over the rounds, failed writes summed, and '÷ 4' the"
+    " median of the per-round ratios to 4 writers with their range"
+)
+
+
+def burst_markdown(document: dict[str, Any]) -> str:
+    """The write burst's figures section of bench/README.md."""
+    found, m = document["write_burst"], document["machine"]
+    return "\n".join(
+        [
+            f"Measured {document['date']} on {m['nproc']} x {m['cpu_model']}, Linux"
+            f" {m['kernel']}; `{found['database']}`, {found['rounds']} rounds of"
+            f" {found['round_duration_s']:.3g} s per crowd size after one"
+            f" {found['warmup_s']:g} s warm-up at 4 writers"
+            f"{' (--quick)' if document['options']['quick'] else ''}; {BURST_NOTE}.",
+            "",
+            markdown_table(burst.COLUMNS, burst.rows(found)),
+            "",
+            markdown_table(TARGET_COLUMNS, _target_rows({"runs": [], "write_burst": found})),
+        ]
+    )
+
+
 def replace_figures(readme: str, figures: str) -> str:
     """The README with the text between the markers replaced by `figures`."""
     start, end = readme.find(START_MARKER), readme.find(END_MARKER)
@@ -261,8 +298,14 @@ def replace_figures(readme: str, figures: str) -> str:
 
 
 def write_readme(document: dict[str, Any], path: Path = README) -> None:
-    """Rewrite the figures section of the README from a results document."""
-    path.write_text(replace_figures(path.read_text(), markdown_report(document)))
+    """Rewrite the figures sections of the README that the results document has figures for:
+    the main one when it has runs, the write burst's when it has one."""
+    readme = path.read_text()
+    if document["runs"]:
+        readme = replace_figures(readme, markdown_report(document))
+    if document.get("write_burst"):
+        readme = burst.replace_section(readme, burst_markdown(document))
+    path.write_text(readme)
 
 
 def write_chart(document: dict[str, Any], path: Path) -> bool:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import burst, data
 from bench import operations as ops
 from bench.checks import login, verify_mutation, verify_reads
 from bench.environment import library_versions, machine, tool_version
@@ -60,6 +60,7 @@ class Options:
     variants: tuple[str, ...]
     rebuild: bool
     write_readme: bool
+    burst_only: bool = False
 
 
 def log(message: str) -> None:
@@ -123,6 +124,7 @@ class Benchmark:
         self.checks: list[dict[str, Any]] = []
         self.peak_rss: dict[str, float | None] = {}
         self.references: dict[str, Any] = {}
+        self.write_burst: dict[str, Any] | None = None
         self.rounds_done = 0
         self.started = time.monotonic()
 
@@ -130,8 +132,19 @@ class Benchmark:
         """Prepare the data, run every selected server; the results document."""
         self.logs.mkdir(parents=True, exist_ok=True)
         main, catalogue = data.data_sets(self.options.database_url, ROOT)
+        prepared: dict[str, str] = {}
+        if not self.options.burst_only:
+            self._run_reads_and_m1(main, catalogue, prepared)
+        if "ours" in self.options.variants and (
+            self.options.burst_only or main.url.startswith("sqlite")
+        ):
+            self._serve_burst()
+        return self._document(main, catalogue, prepared)
+
+    def _run_reads_and_m1(
+        self, main: data.DataSet, catalogue: data.DataSet, prepared: dict[str, str]
+    ) -> None:
         owned = self.options.database_url is None
-        prepared = {}
         for data_set in (main, catalogue):
             log(f"data set {data_set.name}: {data_set.url}")
             prepared[data_set.name] = data.prepare(
@@ -147,7 +160,31 @@ class Benchmark:
         on_catalogue = tuple(v for v in CATALOGUE_VARIANTS if v in self.options.variants)
         if on_catalogue:
             self._serve_catalogue(on_catalogue, catalogue)
-        return self._document(main, catalogue, prepared)
+
+    def _serve_burst(self) -> None:
+        """The write burst on a fresh SQLite file of its own (bench/burst.py)."""
+        burst_set = burst.data_set(ROOT)
+        log(f"data set {burst_set.name}: {burst_set.url}")
+        log(f"data set {burst_set.name}: {data.prepare(burst_set, ROOT, rebuild=True, owned=True)}")
+        with ExitStack() as stack:
+            server = self._start_all(("ours",), burst_set, stack)["ours"]
+            measurements = burst.measure_burst(
+                server,
+                self._headers(server),
+                rounds=self.options.rounds,
+                duration_s=self.round_load.duration_s,
+                warmup_s=self.options.warmup_s,
+                log=log,
+            )
+        self.write_burst = {
+            "database": burst_set.url.split("://")[0],
+            "rounds": self.options.rounds,
+            "round_duration_s": self.round_load.duration_s,
+            "warmup_s": self.options.warmup_s,
+            **burst.summarise(measurements),
+        }
+        for name, found in self.write_burst["ratios"].items():
+            log(f"write burst: {name} ÷ {burst.BASELINE} writers {found['median']:.3g}")
 
     def _start_all(
         self, variants: tuple[str, ...], data_set: data.DataSet, stack: ExitStack
@@ -341,7 +378,7 @@ class Benchmark:
                 ds.name: {
                     "url": ds.url,
                     "expected_counts": ds.expected_counts(),
-                    "prepared": prepared[ds.name],
+                    "prepared": prepared.get(ds.name, "not used"),
                 }
                 for ds in (main, catalogue)
             },
@@ -349,6 +386,7 @@ class Benchmark:
             "runs": aggregate(self.measurements, self.options.variants),
             "tail": self.tails,
             "peak_rss_mib": self.peak_rss,
+            "write_burst": self.write_burst,
         }
 
 

@@ -1,4 +1,4 @@
-"""The targets of issue 6, judged on a results document.
+"""The targets of issue 6 (and issue 10's write burst), judged on a results document.
 
 Every throughput ratio is the median of the per-round ratios (both sides measured in the
 same round, seconds apart), with the spread of those per-round ratios beside it.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from bench import burst
 from bench import operations as ops
 from bench.rounds import Ratio, paired
 
@@ -156,4 +157,22 @@ def targets(document: dict[str, Any]) -> list[Target]:
                 lambda v: v <= 3 + slack,
             )
         )
+    return checks + burst_targets(document.get("write_burst"))
+
+
+def burst_targets(write_burst: dict[str, Any] | None) -> list[Target]:
+    """The write burst's targets (issue 10): throughput kept, and no failed write."""
+    least = burst.LEAST_RATIO
+    checks = [
+        _check(
+            f"Write burst {writers} ÷ {burst.BASELINE} writers (SQLite)",
+            f"≥ {least:g}",
+            burst.ratio(write_burst, writers),
+            partial(operator.le, least),
+        )
+        for writers in burst.WRITERS
+        if writers != burst.BASELINE
+    ]
+    failures = None if write_burst is None else float(write_burst["failures"])
+    checks.append(_check("Write burst failed writes", "= 0", failures, lambda v: v == 0))
     return checks

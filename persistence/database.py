@@ -29,7 +29,7 @@ def is_memory_sqlite(url: str) -> bool:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """Build the async engine: WAL + foreign keys on SQLite, a checked pool on PostgreSQL."""
+    """Build the async engine: WAL + foreign keys on SQLite, a bounded pool on files and servers."""
     url = make_url(settings.database_url)
     kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
@@ -38,6 +38,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
             kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         elif url.database:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # The configured bound, not SQLAlchemy's 5 + 10 with a 30 s wait, which outlasts
+            # the operation time limit. No pre-ping or recycle: a local file does not drop.
+            kwargs.update(
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+                pool_timeout=settings.database_pool_timeout_seconds,
+            )
     else:
         kwargs.update(
             pool_size=settings.database_pool_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -21,14 +21,15 @@ from persistence.repositories import (
     SqlAlchemyTaskRepository,
     SqlAlchemyUserRepository,
 )
-from persistence.writers import write_gate
+from persistence.writers import write_turn
 
 
 class SqlAlchemyUnitOfWork:
     """Owns one session for a request; writes commit only through `commit()`.
 
-    Reads outside `async with` share the same session, so a request sees one
-    consistent connection; `close()` ends it.
+    Reads outside `async with` share the same session; `close()` ends it. On SQLite the
+    connection of those reads goes back to the pool before the write gate is awaited
+    (see `persistence.writers`), so the transaction starts on the connection it writes with.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -37,7 +38,7 @@ class SqlAlchemyUnitOfWork:
         self._lock = SessionGate()
         self._committed = False
         self._depth = 0
-        self._gate: AbstractAsyncContextManager[Any] | None = None
+        self._gate: AbstractAsyncContextManager[None] | None = None
         self.products = SqlAlchemyProductRepository(self.session, self._lock)
         self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
         self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
@@ -50,8 +51,15 @@ class SqlAlchemyUnitOfWork:
         # A write unit on SQLite waits its turn here rather than in SQLite's busy loop.
         self._depth += 1
         if self._depth == 1:
-            self._gate = write_gate(self.session.bind)
-            await self._gate.__aenter__()
+            # The read connection is given back before the wait: a queue of writers each
+            # holding one would starve the gate's holder of a connection (a deadlock).
+            gate = write_turn(self.session.bind, self._release_connection)
+            try:
+                await gate.__aenter__()
+            except BaseException:
+                self._depth -= 1
+                raise
+            self._gate = gate
         return self
 
     async def __aexit__(
@@ -79,6 +87,12 @@ class SqlAlchemyUnitOfWork:
         """The session's connection for a long read (the chain walk), held exclusively."""
         async with self._lock:
             yield await self.session.connection()
+
+    async def _release_connection(self) -> None:
+        # Nothing is written yet (writes happen inside `async with`), so ending the read
+        # transaction loses nothing; on SQLite it sends no statement.
+        if self.session.in_transaction():
+            await self.rollback()
 
     async def commit(self) -> None:
         """Make the transaction's changes permanent."""

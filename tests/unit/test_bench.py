@@ -12,8 +12,8 @@ import orjson
 import pytest
 from graphql import parse
 
+from bench import burst, procfs, report, rounds, targets
 from bench import operations as ops
-from bench import procfs, report, rounds, targets
 from bench.__main__ import parse_options
 from bench.checks import BenchFailure, check_same
 from bench.data import data_sets
@@ -22,6 +22,7 @@ from bench.runner import ALL_VARIANTS, MEASURING_ORDER
 from bench.statements import StatementCounter, by_category, classify
 from bench.stats import canonical, first_difference, latency_summary, percentile
 from bench.wrk import RESULT_PREFIX, lua_script, lua_string, parse_output
+from domain.products.model import SKU_PATTERN
 from graph.relay import decode_global_id, encode_global_id
 
 
@@ -170,7 +171,13 @@ def test_given_current_statuses_then_m1_flips_each_task_and_flips_it_back() -> N
 
 
 def test_given_the_documents_then_each_parses_as_graphql() -> None:
-    documents = [ops.FLAT_QUERY, ops.CUSTOMER_QUERY, ops.UPDATE_MUTATION, ops.LOGIN_MUTATION]
+    documents = [
+        ops.FLAT_QUERY,
+        ops.CUSTOMER_QUERY,
+        ops.UPDATE_MUTATION,
+        ops.LOGIN_MUTATION,
+        ops.CREATE_MUTATION,
+    ]
     for document in [*documents, *(ops.nested_query(size) for size in ops.PAGE_SIZES)]:
         assert parse(document).definitions
 
@@ -403,3 +410,109 @@ def test_given_rounds_then_targets_carry_the_per_round_spread() -> None:
     assert header == ["data set", "op", "ours ÷ floor", "ours ÷ limits-off"]
     assert pairs == [["main", "Q2", "0.11 (0.09 to 0.12)", "0.982 (0.909 to 1.05)"]]
     assert "0.09 to 0.12 (3 rounds)" in report.terminal_report(document)
+
+
+def test_given_a_burst_workload_then_every_body_creates_a_product_with_a_new_valid_sku() -> None:
+    workload = burst.writes_workload(2.0)
+    skus = [orjson.loads(body)["variables"]["input"]["sku"] for body in workload.bodies]
+    # Enough bodies that a run never cycles back to a SKU it already created.
+    assert len(skus) >= 2.0 * burst.MOST_WRITES_PER_S
+    assert len(set(skus)) == len(skus)
+    assert all(SKU_PATTERN.match(sku.upper()) for sku in skus)
+    # A second run gets SKUs of its own: the burst's data set keeps the products it adds.
+    assert not set(skus) & {
+        orjson.loads(body)["variables"]["input"]["sku"]
+        for body in burst.writes_workload(0.1).bodies
+    }
+    assert workload.key == ops.W1
+
+
+def _burst_measured(writers: int, index: int, rate: float, failures: int = 0) -> dict[str, Any]:
+    """What `bench.burst.run_writers` returns for one crowd size in one round."""
+    return {
+        "writers": writers,
+        "round": index,
+        "position": 0,
+        "duration_s": 3.0,
+        "writes": int(rate * 3),
+        "writes_per_s": rate,
+        "failures": failures,
+        "first_failure": "HTTP 200: TIMEOUT" if failures else None,
+        "latency_ms": {"p50_ms": 10.0 * writers, "p99_ms": 20.0 * writers},
+    }
+
+
+def test_given_burst_rounds_then_ratios_are_medians_of_per_round_ratios_and_failures_sum() -> None:
+    # The machine ran slow in round 1: the 4 and 16 writers of that round fell alike.
+    measured = [
+        *(_burst_measured(4, i, rate) for i, rate in enumerate((100.0, 50.0, 110.0))),
+        *(_burst_measured(16, i, rate) for i, rate in enumerate((90.0, 45.0, 55.0))),
+        *(_burst_measured(50, i, rate, 1) for i, rate in enumerate((1.0, 2.0, 1.1))),
+    ]
+    summary = burst.summarise(measured)
+    levels = {level["writers"]: level for level in summary["levels"]}
+    assert levels[16]["writes_per_s"] == 55.0
+    assert levels[16]["writes_per_s_range"] == [45.0, 90.0]
+    assert levels[50]["failures"] == 3
+    assert levels[50]["first_failure"] == "HTTP 200: TIMEOUT"
+    assert summary["failures"] == 3
+    # Per round 0.9, 0.9 and 0.5: the median is 0.9; the ratio of the medians would be 0.55.
+    assert burst.ratio(summary, 16) == rounds.Ratio(0.9, 0.5, 0.9, 3)
+    assert burst.ratio(summary, 4) is None
+    found = {t.name: t for t in targets.burst_targets(summary)}
+    assert found["Write burst 16 ÷ 4 writers (SQLite)"].verdict() == "PASS"
+    assert found["Write burst 50 ÷ 4 writers (SQLite)"].verdict() == "MISS"
+    assert found["Write burst failed writes"].verdict() == "MISS"
+    assert [row[-1] for row in burst.rows(summary)] == [
+        "-",
+        "0.9 (0.5 to 0.9)",
+        "0.01 (0.01 to 0.04)",
+    ]
+
+
+def test_given_no_write_burst_then_its_targets_lack_a_measurement() -> None:
+    verdicts = {t.name: t.verdict() for t in targets.targets({"runs": [], "tail": []})}
+    assert verdicts["Write burst 50 ÷ 4 writers (SQLite)"] == "n/a"
+    assert verdicts["Write burst failed writes"] == "n/a"
+
+
+def test_given_a_burst_only_document_then_only_the_burst_section_is_rewritten(
+    tmp_path: Path,
+) -> None:
+    summary = burst.summarise([_burst_measured(4, 0, 100.0), _burst_measured(50, 0, 90.0)])
+    document = {
+        "date": "2026-12-03T00:00:00+00:00",
+        "machine": {"nproc": 2, "cpu_model": "CPU", "kernel": "6"},
+        "options": {"quick": False},
+        "runs": [],
+        "tail": [],
+        "write_burst": {
+            "database": "sqlite+aiosqlite",
+            "rounds": 1,
+            "round_duration_s": 3.0,
+            "warmup_s": 2.0,
+            **summary,
+        },
+    }
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"{report.START_MARKER}\nold figures\n{report.END_MARKER}\n"
+        f"{burst.START_MARKER}\nold burst\n{burst.END_MARKER}\n"
+    )
+    report.write_readme(document, readme)
+    text = readme.read_text()
+    assert "old figures" in text
+    assert "old burst" not in text
+    assert "| 50 | 1 | 90.0 |" in text
+    assert "| Write burst 50 ÷ 4 writers (SQLite) | ≥ 0.7 | 0.9 | 1 round | PASS |" in text
+    # The terminal shows the burst's targets alone, not a column of n/a for the rest.
+    shown = report.terminal_report(document)
+    assert "Write burst failed writes" in shown
+    assert "Q2 throughput" not in shown
+    with pytest.raises(ValueError, match="markers"):
+        burst.replace_section("no markers", "x")
+
+
+def test_given_burst_only_then_the_option_is_set() -> None:
+    assert parse_options(["--burst-only"]).burst_only
+    assert not parse_options([]).burst_only
