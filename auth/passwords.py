@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from passlib.context import CryptContext
@@ -16,12 +17,19 @@ TIME_COST: Final = 2
 PARALLELISM: Final = 1
 
 
+# C0 and C1 control characters. Spaces of every kind stay allowed (passphrases).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def check_password_policy(password: str, *, field: str = "password") -> None:
-    """Refuse a password outside 12-128 characters, before any hashing work is spent."""
+    """Refuse a password outside 12-128 characters, or with a control character (nobody can
+    type one, and some clients and hashers cut at NUL), before any hashing work is spent."""
     if len(password) < MIN_PASSWORD_LENGTH:
         reason = f"must be at least {MIN_PASSWORD_LENGTH} characters"
     elif len(password) > MAX_PASSWORD_LENGTH:
         reason = f"must be at most {MAX_PASSWORD_LENGTH} characters"
+    elif _CONTROL.search(password):
+        reason = "must not contain control characters"
     else:
         return
     raise InvalidInput("The password does not meet the policy.", fields={field: reason})

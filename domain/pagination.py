@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,6 +23,7 @@ from domain.errors import InvalidInput
 DEFAULT_PAGE_SIZE: Final = 20
 MAX_PAGE_SIZE: Final = 100
 _MAX_CURSOR_LENGTH: Final = 1024
+_CURSOR_ALPHABET: Final = re.compile(r"[A-Za-z0-9_-]*")
 # Keys are 32-bit integer columns: a larger id in a cursor would make the database fail
 # instead of finding nothing, so such a cursor (which we never issue) is refused.
 MAX_ID: Final = 2**31 - 1
@@ -150,7 +152,9 @@ def encode_cursor(order: Sequence[SortKey], item: Any) -> str:
 def decode_cursor(raw: str, order: Sequence[SortKey], parsers: Mapping[str, Parser]) -> Cursor:
     """Decode and check a cursor made for `order`; raise `InvalidInput` otherwise."""
     invalid = InvalidInput("Invalid cursor.", fields={"cursor": "is not a valid cursor"})
-    if len(raw) > _MAX_CURSOR_LENGTH:
+    # Only the unpadded URL-safe alphabet the encoder writes: the decoder would otherwise skip
+    # stray characters, and one cursor would have many spellings.
+    if len(raw) > _MAX_CURSOR_LENGTH or not _CURSOR_ALPHABET.fullmatch(raw):
         raise invalid
     try:
         padded = raw + "=" * (-len(raw) % 4)

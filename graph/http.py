@@ -175,7 +175,10 @@ def check_request(data: GraphQLRequestData) -> None:
     for path in (
         _unstorable_path(data.query, "query"),
         _unstorable_path(data.operation_name, "operationName"),
-        *(_unstorable_path(value, name) for name, value in variables.items()),
+        *(
+            "variables" if _is_unstorable(name) else _unstorable_path(value, name)
+            for name, value in variables.items()
+        ),
         _unstorable_path(data.extensions, "extensions"),
     ):
         if path is not None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import strawberry
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -22,6 +22,7 @@ from strawberry.extensions import (
 )
 from strawberry.permission import PermissionExtension
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.base import StrawberryObjectDefinition
 
@@ -114,10 +115,42 @@ class Schema(strawberry.Schema):
                 )
 
 
+class AmbiguousOperation(CannotGetOperationTypeError):
+    """A document of several operations and no `operationName` (HTTP 400, BAD_REQUEST)."""
+
+    def as_http_error_reason(self) -> str:
+        """What the client reads."""
+        return "The document holds several operations: name the one to run in operationName."
+
+
+class OperationChoice(SchemaExtension):
+    """Refuses a document of several operations sent without `operationName`.
+
+    The GraphQL spec makes that a request error, and graphql-core refuses it, but
+    Strawberry picks the first operation before graphql-core sees the request. It is a
+    400 like an unknown operation name.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        """After validation (whose errors come first), count the operations when none is named."""
+        yield
+        context = self.execution_context
+        document = context.graphql_document
+        if context.pre_execution_errors:
+            return
+        # `operation_name` falls back to the first operation's name; the request's own is kept
+        # privately.
+        named = getattr(context, "_provided_operation_name", None)
+        if named is None and document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                raise AmbiguousOperation(None)
+
+
 def _extensions(
     settings: Settings, features: Features
 ) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = []
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [OperationChoice]
     if features.audit:
         extensions.append(lambda: AccessLogExtension(log_variables=settings.audit_log_variables))
     if features.limits:

@@ -30,7 +30,9 @@ def _change_filter(f: AuditLogFilter | None) -> ChangeFilter:
             entity=f.entity,
             entity_id=f.entity_id,
             action=f.action.value if f.action else None,
-            actor_id=decode_id_of(f.actor_id, "User", field="actorId") if f.actor_id else None,
+            actor_id=decode_id_of(f.actor_id, "User", field="actorId")
+            if f.actor_id is not None
+            else None,
             request_id=f.request_id,
             occurred_after=f.occurred_after,
             occurred_before=f.occurred_before,
@@ -43,7 +45,9 @@ def _access_filter(f: AccessLogFilter | None) -> AccessFilter:
         return AccessFilter()
     return checked(
         AccessFilter(
-            user_id=decode_id_of(f.user_id, "User", field="userId") if f.user_id else None,
+            user_id=decode_id_of(f.user_id, "User", field="userId")
+            if f.user_id is not None
+            else None,
             operation_name=f.operation_name,
             status_code=f.status_code,
             has_errors=f.has_errors,

@@ -63,6 +63,21 @@ def test_given_a_password_of_12_to_128_chars_when_checked_then_accepted(length: 
     check_password_policy("p" * length)
 
 
+@pytest.mark.parametrize("bad", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x9b"])
+def test_given_a_control_character_in_a_password_when_checked_then_refused(bad: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_password_policy(f"long-enough{bad}password")
+
+    assert caught.value.fields == {"password": "must not contain control characters"}
+
+
+@pytest.mark.parametrize(
+    "spaced", ["correct horse battery", "non\u00a0breaking space", "\U0001f511-key-phrase"]
+)
+def test_given_spaces_or_emoji_in_a_password_when_checked_then_accepted(spaced: str) -> None:
+    check_password_policy(spaced)
+
+
 def test_given_a_custom_field_name_when_refused_then_the_error_names_that_field() -> None:
     with pytest.raises(InvalidInput) as caught:
         check_password_policy("short", field="newPassword")
