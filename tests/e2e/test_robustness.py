@@ -12,12 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import time
-import uuid
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +22,7 @@ from config.settings import Settings
 from graph.app import create_app
 from graph.http import UNSTORABLE_REASON
 from tests.conftest import ON_POSTGRES, SUPERUSER_EMAIL, SUPERUSER_PASSWORD, GraphQLClient
+from tests.e2e.test_jwt_attacks import forge
 
 JSON = {"content-type": "application/json"}
 CREATE = """
@@ -321,19 +319,7 @@ async def test_given_a_signed_token_with_impossible_claims_then_unauthenticated(
     changes: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    now = time.time()
-    claims = {
-        "sub": str(superuser_id),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        **changes,
-    }
-    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+    token = forge(settings, superuser_id, **changes)
 
     error = await GraphQLClient(client, token).error("{ me { email } }")
 
