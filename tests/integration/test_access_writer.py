@@ -2,8 +2,9 @@
 
 INSERTs are counted with a `before_cursor_execute` listener. Concurrent callers are
 started with `asyncio.gather`, so every record is queued before the writer's task runs
-and their batches are predictable. Failures are real: a row that breaks NOT NULL, a table
-the database does not have, a pool whose only connection is taken.
+and their batches are predictable. Failures are real: a row that breaks NOT NULL, text
+no UTF-8 column takes, a number no INTEGER column takes, a table the database does not
+have, a pool whose only connection is taken.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Table, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from audit.access import AccessLogWriter
+from audit.access import MAX_DEPTH, MAX_TEXT, TRUNCATED, AccessLogWriter, redact
 from config.settings import Settings
 from graph.app import create_app
 from persistence.database import create_engine
@@ -55,6 +56,13 @@ async def written(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         result = await conn.execute(select(access_t.c.request_id).order_by(access_t.c.id))
         return list(result.scalars())
+
+
+async def stored(engine: AsyncEngine, request_id: str) -> dict[str, Any]:
+    """The one stored access record of `request_id`."""
+    async with engine.connect() as conn:
+        query = select(access_t).where(access_t.c.request_id == request_id)
+        return dict((await conn.execute(query)).mappings().one())
 
 
 async def write_all(writer: AccessLogWriter, *request_ids: str) -> list[bool]:
@@ -230,7 +238,7 @@ async def test_given_an_insert_running_when_records_arrive_then_they_share_the_n
 # ------------------------------------------------------------------------ failures
 
 
-async def test_given_a_bad_row_in_a_batch_when_written_then_only_it_is_lost_and_logged(
+async def test_given_a_bad_row_in_a_batch_when_written_then_the_rest_land_and_it_reduced(
     engine: AsyncEngine, statements: StatementCounter, access_logs: AccessLogEvents
 ) -> None:
     writer = AccessLogWriter(engine)
@@ -240,19 +248,99 @@ async def test_given_a_bad_row_in_a_batch_when_written_then_only_it_is_lost_and_
 
     outcomes = await asyncio.wait_for(asyncio.gather(*writes), PATIENCE)
 
-    assert outcomes == [True, False, True]
-    assert await written(engine) == ["good1", "good2"]
-    # The batch of three was refused, then each row was tried on its own.
-    assert len(inserts(statements)) == 1 + 3
+    assert outcomes == [True, True, True]
+    assert await written(engine) == ["good1", "bad", "good2"]
+    # The batch of three was refused, each row was tried on its own, the bad one reduced.
+    assert len(inserts(statements)) == 1 + 3 + 1
+    bad = await stored(engine, "bad")
+    assert (bad["status_code"], bad["operation_name"]) == (0, None)
+    assert bad["details"] == {"recordFault": "IntegrityError"}
     errors = access_logs.at(logging.ERROR)
     assert [(e["event"], e["request_ids"]) for e in errors] == [
-        ("access record not written", ["bad"])
+        ("access record stored without its details", ["bad"])
     ]
     assert isinstance(errors[0]["exc_info"], sa_exc.IntegrityError)
     assert [e["records"] for e in access_logs.at(logging.WARNING)] == [3]
 
     assert await asyncio.wait_for(writer.write(record("next")), PATIENCE) is True
-    assert await written(engine) == ["good1", "good2", "next"]
+    assert await written(engine) == ["good1", "bad", "good2", "next"]
+    await writer.drain()
+
+
+POISONED = {
+    "operation_name": "\ud800",
+    "ip": "10.0.0.1\x00",
+    "path": "/graphql\x00\udfff",
+    "method": "POST" * 10,
+    "error_codes": ["BAD\x00", "\ud800"],
+    "details": {
+        "variables": {"name": "x\ud800y", "\udcff": "nul\x00", "ratio": float("nan")},
+        "userAgent": "agent\x00" + "a" * 1000,
+        "operations": ["\ud800", None],
+    },
+}
+
+
+async def test_given_poisoned_text_in_a_batch_when_written_then_all_land_it_cleaned(
+    engine: AsyncEngine, statements: StatementCounter, access_logs: AccessLogEvents
+) -> None:
+    # Given a record whose text no UTF-8 column takes, queued among good ones.
+    writer = AccessLogWriter(engine)
+    writes = [writer.write(record(f"good{n}")) for n in range(5)]
+    writes.insert(2, writer.write(record("poisoned", **POISONED)))
+    statements.counting = True
+
+    # When they are written together.
+    outcomes = await asyncio.wait_for(asyncio.gather(*writes), PATIENCE)
+
+    # Then every record lands, the poisoned one cleaned before it was queued: one INSERT.
+    assert outcomes == [True] * 6
+    assert sorted(await written(engine)) == sorted(["poisoned"] + [f"good{n}" for n in range(5)])
+    assert len(inserts(statements)) == 1
+    poisoned = await stored(engine, "poisoned")
+    assert poisoned["operation_name"] == "\\ud800"
+    assert (poisoned["ip"], poisoned["path"]) == ("10.0.0.1\\x00", "/graphql\\x00\\udfff")
+    assert poisoned["method"] == "POST" + TRUNCATED  # cut to its 16 characters
+    assert poisoned["error_codes"] == ["BAD\\x00", "\\ud800"]
+    details = poisoned["details"]
+    assert details["variables"] == {"name": "x\\ud800y", "\\udcff": "nul\\x00", "ratio": "nan"}
+    assert details["userAgent"].startswith("agent\\x00aaa")
+    assert details["userAgent"].endswith(TRUNCATED)
+    assert len(details["userAgent"]) == MAX_TEXT
+    assert details["operations"] == ["\\ud800", None]
+    assert access_logs.at(logging.ERROR) == []
+    await writer.drain()
+
+
+@pytest.mark.parametrize("batch_size", [1, 4], ids=["alone", "in-a-batch"])
+async def test_given_a_number_no_column_takes_when_written_then_the_rest_land_and_it_reduced(
+    engine: AsyncEngine, access_logs: AccessLogEvents, batch_size: int
+) -> None:
+    # Given a user id past every INTEGER column (SQLite: 64 bits, PostgreSQL: 32), which
+    # the drivers refuse with errors of their own, not SQLAlchemy's DataError.
+    writer = AccessLogWriter(engine)
+    good = [f"good{n}" for n in range(batch_size - 1)]
+    writes = [writer.write(record(request_id)) for request_id in good]
+    writes.append(writer.write(record("huge", user_id=2**70, **POISONED)))
+
+    # When it is written, alone or with others.
+    outcomes = await asyncio.wait_for(asyncio.gather(*writes), PATIENCE)
+
+    # Then the good records land as they are, and the refused one as much as surely fits.
+    assert outcomes == [True] * batch_size
+    assert await written(engine) == [*good, "huge"]
+    assert [(await stored(engine, request_id))["operation_name"] for request_id in good] == [
+        "Q"
+    ] * len(good)
+    huge = await stored(engine, "huge")
+    assert (huge["user_id"], huge["status_code"], huge["operation_name"]) == (None, 200, None)
+    assert (huge["ip"], huge["path"]) == ("10.0.0.1\\x00", "/graphql\\x00\\udfff")
+    assert huge["error_codes"] == []
+    assert huge["details"]["recordFault"] in {"DBAPIError", "DataError", "OverflowError"}
+    errors = access_logs.at(logging.ERROR)
+    assert [(e["event"], e["request_ids"]) for e in errors] == [
+        ("access record stored without its details", ["huge"])
+    ]
     await writer.drain()
 
 
@@ -397,3 +485,19 @@ async def test_given_queued_records_when_the_app_shuts_down_then_they_are_writte
         assert len(await written(own)) == 30
     finally:
         await own.dispose()
+
+
+def test_given_variables_nested_thousands_deep_when_redacted_then_cut_without_recursing() -> None:
+    # orjson accepts 1,024 levels; a recursive walk of them overflowed the stack, and the
+    # console log then spent minutes rendering the deep value in the traceback.
+    deep: list[object] = []
+    for _ in range(5_000):
+        deep = [deep]
+
+    redacted = redact({"v": deep, "password": "secret"})
+
+    assert redacted["password"] == "[REDACTED]"
+    level = redacted["v"]
+    for _ in range(MAX_DEPTH - 1):
+        level = level[0]
+    assert level == [TRUNCATED]

@@ -74,7 +74,7 @@ def op(
     query: str,
     variables: Mapping[str, Any] | None = None,
     *,
-    code: str,
+    code: str | None,
     status: int = 200,
     message: str | None = None,
     caller: str | None = "admin",
