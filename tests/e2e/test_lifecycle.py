@@ -63,6 +63,7 @@ def test_given_a_running_server_when_sigterm_arrives_then_it_drains_and_exits_cl
         "ENVIRONMENT": "test",
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
         "LOG_FORMAT": "json",
+        "SHUTDOWN_DRAIN_SECONDS": "0.5",
     }
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
