@@ -309,3 +309,20 @@ class AuditHeadModel(Base):
     previous_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class TrustedDocumentModel(Base):
+    """A GraphQL document registered for production (`python -m graph.persisted add`).
+
+    Keyed by the SHA-256 of its exact text, as Apollo's persisted queries are: a row never
+    changes, so every instance may cache it for as long as it runs.
+    """
+
+    __tablename__ = "trusted_documents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document: Mapped[str] = mapped_column(Text, nullable=False)
+    operation_name: Mapped[str | None] = mapped_column(String(256))
+    # Where it came from: the manifest or file name given to the command.
+    source: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
