@@ -27,6 +27,9 @@ from persistence.models import AuditLogModel
 # The batch is one JSON parameter, so this bounds the statement's size, not its binds.
 CHUNK: Final = 5000
 SQLITE_SHA256: Final = "audit_sha256"  # called by SQLITE_APPEND
+# PostgreSQL: the append statement announces the newest id on this channel, delivered when
+# (and only if) the transaction commits; subscribers (`realtime`) listen to it.
+APPENDED_CHANNEL: Final = "audit_log_appended"
 
 audit_t = cast(Table, AuditLogModel.__table__)
 
@@ -58,6 +61,7 @@ SELECT :occurred_at, b.doc ->> 'action', b.doc ->> 'entity', b.doc ->> 'entity_i
     b.doc ->> 'changed_fields', :request_id, :operation_name, c.prev_hash, c.hash
 FROM chain AS c JOIN batch AS b ON b.n = c.n
 ORDER BY c.n
+RETURNING id
 """
 
 # PostgreSQL: upserting the head row is the lock. Under READ COMMITTED a statement's
@@ -107,7 +111,8 @@ WITH RECURSIVE
     record(n, doc, prev_hash, hash) AS (
         SELECT c.n, CAST(:batch AS jsonb) -> (c.n - 1), c.prev_hash, c.hash
         FROM chain AS c WHERE c.n > 0
-    )
+    ),
+    appended(id) AS (
 INSERT INTO audit_log (occurred_at, action, entity, entity_id, actor_id, actor_label,
     old_values, new_values, changed_fields, request_id, operation_name, prev_hash, hash)
 SELECT :occurred_at, r.doc ->> 'action', r.doc ->> 'entity', r.doc ->> 'entity_id',
@@ -116,8 +121,17 @@ SELECT :occurred_at, r.doc ->> 'action', r.doc ->> 'entity', r.doc ->> 'entity_i
     :request_id, :operation_name, r.prev_hash, r.hash
 FROM record AS r
 ORDER BY r.n
+RETURNING id
+    )
+SELECT id FROM appended
+UNION ALL
+SELECT NULL FROM (
+    SELECT pg_notify('{channel}', max(id)::text) FROM appended HAVING count(*) > 0
+) AS announced
 """.format(  # noqa: S608 - constant SQL fragments, nothing from input
-    tip_from_s=_TIP.format(start="s.hash"), tip_from_h=_TIP.format(start="h.hash")
+    tip_from_s=_TIP.format(start="s.hash"),
+    tip_from_h=_TIP.format(start="h.hash"),
+    channel=APPENDED_CHANNEL,
 )
 
 
@@ -157,8 +171,32 @@ def append(
     now: datetime | None = None,
 ) -> int:
     """Write `entries` as chained records, one statement per `CHUNK`; returns how many."""
+    return len(
+        append_returning_ids(
+            connection,
+            entries,
+            actor_id=actor_id,
+            actor_label=actor_label,
+            request_id=request_id,
+            operation_name=operation_name,
+            now=now,
+        )
+    )
+
+
+def append_returning_ids(
+    connection: Connection,
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    actor_id: int | None,
+    actor_label: str | None,
+    request_id: str | None,
+    operation_name: str | None,
+    now: datetime | None = None,
+) -> list[int]:
+    """`append`, returning the new records' ids (what a commit notifies subscribers of)."""
     if not entries:
-        return 0
+        return []
     statement = APPEND_STATEMENTS[connection.dialect.name]
     as_json = _json_text(connection.dialect)
     shared = {
@@ -168,7 +206,7 @@ def append(
         "request_id": request_id,
         "operation_name": operation_name,
     }
-    written = 0
+    written: list[int] = []
     for start in range(0, len(entries), CHUNK):
         batch = [
             {
@@ -184,7 +222,9 @@ def append(
             for entry in entries[start : start + CHUNK]
         ]
         parameters = {"batch": batch, **shared}
-        written += connection.execute(statement, parameters).rowcount
+        # PostgreSQL's statement adds one NULL row: its announcement.
+        ids = connection.execute(statement, parameters).scalars().all()
+        written += [record_id for record_id in ids if record_id is not None]
     return written
 
 

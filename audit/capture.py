@@ -17,7 +17,7 @@ from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
-from audit.append import add_sqlite_sha256, append
+from audit.append import add_sqlite_sha256, append, append_returning_ids
 from audit.chain import json_value
 
 AUDITED_TABLES: Final = frozenset(
@@ -37,6 +37,8 @@ REDACTED: Final = "[REDACTED]"
 # Bookkeeping that changes with every write; it stays in the values but is not a "change".
 BOOKKEEPING: Final = frozenset({"updated_at", "version"})
 PENDING_KEY: Final = "audit.pending"
+# The newest record id the transaction appended; gone again with a rollback.
+APPENDED_KEY: Final = "audit.appended_last_id"
 
 __all__ = ["AuditedSession", "append", "bulk_insert_entries", "install", "set_actor"]
 
@@ -116,7 +118,7 @@ def _write(session: Session) -> None:
     if not entries:
         return
     info = session.info
-    append(
+    ids = append_returning_ids(
         session.connection(),
         entries,
         actor_id=info.get("actor_id"),
@@ -124,10 +126,14 @@ def _write(session: Session) -> None:
         request_id=info.get("request_id"),
         operation_name=info.get("operation_name"),
     )
+    if ids:
+        # Read after commit by `realtime.notify`, which wakes subscribers with it.
+        info[APPENDED_KEY] = max(max(ids), info.get(APPENDED_KEY, 0))
 
 
 def _discard(session: Session, *_args: Any) -> None:
     session.info.pop(PENDING_KEY, None)
+    session.info.pop(APPENDED_KEY, None)
 
 
 def bulk_insert_entries(

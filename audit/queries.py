@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from domain.pagination import Page, PageRequest, SortKey, parse_datetime
 from domain.validation import Violations
 from persistence.gate import SessionGate
 from persistence.keyset import Sortable, paged, to_page
-from persistence.models import AccessLogModel, AuditLogModel
+from persistence.models import AccessLogModel, AuditAnchorModel, AuditLogModel
 
 audit_t = cast(Table, AuditLogModel.__table__)
 access_t = cast(Table, AccessLogModel.__table__)
@@ -190,3 +190,42 @@ class AuditReader:
     async def access_by_id(self, record_id: int) -> AccessRecord | None:
         """One access record."""
         return await self._accesses.by_id(record_id)
+
+
+CHANGE_COLUMNS = [audit_t.c[f.name] for f in fields(ChangeRecord)]
+
+
+async def changes_after(
+    connection: AsyncConnection,
+    after_id: int,
+    *,
+    limit: int,
+    entities: Collection[str] | None = None,
+    up_to: int | None = None,
+) -> list[ChangeRecord]:
+    """Change records after `after_id` in id order (which is commit order), oldest first."""
+    stmt = select(*CHANGE_COLUMNS).where(audit_t.c.id > after_id)
+    if up_to is not None:
+        stmt = stmt.where(audit_t.c.id <= up_to)
+    if entities is not None:
+        stmt = stmt.where(audit_t.c.entity.in_(sorted(entities)))
+    rows = (await connection.execute(stmt.order_by(audit_t.c.id).limit(limit))).all()
+    return [ChangeRecord(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBounds:
+    """The ends of the live change log: records after `horizon` up to `newest` are kept."""
+
+    horizon: int
+    newest: int
+
+
+async def change_bounds(connection: AsyncConnection) -> ChangeBounds:
+    """The last archived record id (0 when none) and the newest record id (0 when none)."""
+    anchor = cast(Table, AuditAnchorModel.__table__)
+    archived = (
+        await connection.execute(select(anchor.c.last_archived_id).where(anchor.c.id == 1))
+    ).scalar()
+    newest = (await connection.execute(select(func.max(audit_t.c.id)))).scalar()
+    return ChangeBounds(horizon=int(archived or 0), newest=int(newest or 0))

@@ -1,0 +1,1 @@
+"""GraphQL subscriptions over WebSocket (graphql-transport-ws), fed by the change log."""
