@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 
 import structlog
 
 from config.settings import Settings
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route stdlib and structlog output through one renderer with request context."""
+def configure_logging(
+    settings: Settings, extra_processors: Sequence[structlog.types.Processor] = ()
+) -> None:
+    """Route stdlib and structlog output through one renderer with request context, plus
+    `extra_processors` (the trace ids, when tracing is on)."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        *extra_processors,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
