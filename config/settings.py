@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
+TrustedDocumentsMode = Literal["off", "allowed", "required"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/app.db"
 # Development-only defaults. Production refuses to start (or seed) with any of them.
@@ -73,6 +74,13 @@ class Settings(BaseSettings):
     graphql_get_queries: bool = False
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
+    # Persisted operations (docs/PERSISTED_QUERIES.md): Apollo's automatic persisted queries,
+    # the trusted-documents list, and how long a CDN may keep an anonymous persisted GET.
+    graphql_persisted_queries: bool = True
+    graphql_persisted_queries_cache_size: int = Field(default=1000, ge=1, le=1_000_000)
+    graphql_trusted_documents: TrustedDocumentsMode = "off"
+    graphql_public_max_age_seconds: int = Field(default=60, ge=0, le=86_400)
+
     # Per-caller token buckets (per user, or per IP when anonymous).
     rate_limit_requests_per_minute: int = Field(default=600, ge=1)
     rate_limit_cost_per_minute: int = Field(default=50_000, ge=1)
@@ -85,6 +93,26 @@ class Settings(BaseSettings):
     # Audit: variables are logged only on request, and then with secrets redacted.
     audit_log_variables: bool = False
     audit_retention_days: int = Field(default=365, ge=1)
+
+    # Subscriptions over WebSocket (docs/REALTIME.md).
+    subscription_max_per_connection: int = Field(default=20, ge=1, le=1000)
+    subscription_max_per_user: int = Field(default=100, ge=1, le=100_000)
+    subscription_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
+    subscription_catch_up_seconds: float = Field(default=5.0, gt=0, le=3600)
+    subscription_connection_init_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    # On SIGTERM, serve this long with readiness 503 before stopping (none in development).
+    shutdown_drain_seconds: float = Field(default=5, ge=0, le=300)
+
+    # Observability (docs/OPERATIONS.md). /metrics is served only with a token in production.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    metrics_max_operation_names: int = Field(default=200, ge=1, le=10_000)
+    # Read by prometheus-client itself at import too: set it in the environment, not `.env`.
+    prometheus_multiproc_dir: str | None = None
+    # Traces are exported (OTLP over HTTP) only when the endpoint is set.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "taskgraph"
 
     seed_superuser_email: str = "admin@example.com"
     seed_superuser_password: SecretStr = SecretStr(DEV_SUPERUSER_PASSWORD)

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     TIMEOUT = "TIMEOUT"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    # Subscriptions: a resume cursor past the archive horizon; a consumer left behind.
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    SLOW_CONSUMER = "SLOW_CONSUMER"
     # The document and the limits on it.
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -34,6 +37,10 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # Persisted operations (graph/persisted): Apollo's codes, so Apollo clients react to them.
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+    PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 
 
 class DomainError(Exception):
@@ -88,3 +95,21 @@ class ServiceUnavailable(DomainError):
     """A dependency (the database) cannot serve the request right now."""
 
     code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+class TooManyRequests(DomainError):
+    """The caller is over a limit (of subscriptions, of cost); `details` says which."""
+
+    code = ErrorCode.TOO_MANY_REQUESTS
+
+
+class CursorExpired(DomainError):
+    """A resume cursor points into history that was archived out of the database."""
+
+    code = ErrorCode.CURSOR_EXPIRED
+
+
+class SlowConsumer(DomainError):
+    """A subscriber fell so far behind that its bounded queue overflowed."""
+
+    code = ErrorCode.SLOW_CONSUMER

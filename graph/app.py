@@ -6,15 +6,18 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy import exc as sa_exc
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 
 from audit.access import AccessLogMiddleware, AccessLogWriter
 from audit.capture import set_actor
@@ -24,31 +27,27 @@ from config.logging import configure_logging
 from config.settings import Settings, get_settings
 from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
 from graph.context import Context
+from graph.cutoff import CutOffResponder, ShutdownGuard
+from graph.errors import database_unavailable
 from graph.features import Features
-from graph.http import JSONGraphQLRouter, RequestIdMiddleware, request_id_of
-from graph.lifecycle import Lifecycle
+from graph.http import RequestIdMiddleware, http_error, request_id_of
+from graph.lifecycle import Lifecycle, drain_seconds_for
+from graph.pages import add_pages
 from graph.schema import build_schema
 from graph.security import SecurityMiddleware
-from graph.wiring import build_services
+from graph.subscriptions.connection import Realtime
+from graph.subscriptions.router import RealtimeGraphQLRouter
+from graph.wiring import build_persisted_operations, build_services
+from observability.wiring import Observability
 from persistence.database import create_engine, create_session_factory
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
 log = structlog.get_logger("graph.app")
-
-LANDING_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Task Graph API</title></head>
-<body>
-<h1>Task Graph API</h1>
-<p>GraphQL endpoint: <code>POST /graphql</code>.</p>
-<ul>
-{graphiql}
-<li><a href="/docs">HTTP API docs</a></li>
-<li><a href="/healthz">Liveness</a> and <a href="/readyz">readiness</a></li>
-</ul>
-</body></html>
-"""
 
 
 def create_app(
@@ -56,11 +55,14 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     features: Features | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app; tests pass their own settings or engine here, the benchmark features."""
+    """Build the app; tests pass their own settings, engine or tracer provider here, the
+    benchmark features."""
     settings = settings or get_settings()
     features = features or Features()
-    configure_logging(settings)
+    observability = Observability(settings, tracer_provider=tracer_provider)
+    configure_logging(settings, observability.log_processors())
     engine = engine or create_engine(settings)
     session_factory = create_session_factory(engine)
     if not features.audit:
@@ -73,22 +75,27 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        lifecycle.install()
+        lifecycle.install(drain_seconds=drain_seconds_for(settings))
         # Everything built at startup lives as long as the process: moving it out of the
         # collector's generations keeps full collections (and the tail latency) short.
         gc.collect()
         gc.freeze()
         yield
+        # Requests cut off by uvicorn's grace roll back and answer before the pool goes away.
+        await lifecycle.settle()
+        await realtime.stop()
         # Every queued access record is committed before the pool goes away.
         await access_writer.drain()
         await engine.dispose()
         await services.limiter.close()
+        await persisted.close()
 
     app = FastAPI(
         title="Task Graph API",
         lifespan=lifespan,
-        docs_url=None if settings.is_production else "/docs",
-        redoc_url=None if settings.is_production else "/redoc",
+        # /docs and /redoc are graph/pages' self-hosted ones, served along with openapi_url.
+        docs_url=None,
+        redoc_url=None,
         openapi_url=None if settings.is_production else "/openapi.json",
     )
     app.state.settings = settings
@@ -97,9 +104,21 @@ def create_app(
     app.state.session_factory = session_factory
 
     services = build_services(settings)
+    persisted = build_persisted_operations(settings, session_factory)
+    app.state.persisted = persisted
     app.state.services = services
+    realtime = Realtime(
+        settings, engine, session_factory, services.auth, batch_loads=features.batching
+    )
+    app.state.realtime = realtime
 
-    async def context_getter(request: Request) -> AsyncIterator[Context]:
+    async def context_getter(request: HTTPConnection) -> AsyncIterator[Context]:
+        if request.scope["type"] == "websocket":
+            async with realtime.context(
+                request, services, check_permissions=features.rbac
+            ) as subscription_context:
+                yield subscription_context
+            return
         uow = SqlAlchemyUnitOfWork(session_factory)
         principal, auth_error = await authenticate(services.auth, uow, request)
         set_actor(
@@ -122,15 +141,29 @@ def create_app(
         finally:
             await uow.close()
 
-    graphql = JSONGraphQLRouter(
-        build_schema(settings, features),
+    graphql = RealtimeGraphQLRouter(
+        realtime=realtime,
+        schema=build_schema(settings, features, observers=observability.schema_observers()),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.is_graphiql_enabled else None,
         allow_queries_via_get=settings.graphql_get_queries,
+        persisted=persisted,
+        public_max_age_seconds=settings.graphql_public_max_age_seconds,
     )
     app.include_router(graphql, prefix="/graphql")
     _add_pages(app, settings, session_factory, lifecycle)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def graphql_shaped_refusals(request: Request, error: StarletteHTTPException) -> Response:
+        """On /graphql, a refused method (405) gets the same coded body as every error."""
+        if request.url.path.rstrip("/") == "/graphql":
+            response = http_error(request, error.status_code, str(error.detail))
+            response.headers.update(error.headers or {})
+            return response
+        return await http_exception_handler(request, error)
+
+    # Innermost: a request cut off at shutdown answers 503 with the usual headers and record.
+    app.add_middleware(CutOffResponder)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -150,11 +183,16 @@ def create_app(
         app.state.access_writer = access_writer
         app.add_middleware(AccessLogMiddleware, writer=access_writer, request_id_of=request_id_of)
     app.add_middleware(RequestIdMiddleware)
+    # Runs each request in a task of its own, so uvicorn's cancel at the end of the grace
+    # reaches a request only through it: one that is committing finishes, the rest roll back.
+    app.add_middleware(ShutdownGuard, lifecycle=lifecycle)
+    app.state.observability = observability
+    observability.install(app, engine, is_access_logged=features.audit)
     return app
 
 
 async def authenticate(
-    auth: AuthService, uow: SqlAlchemyUnitOfWork, request: Request
+    auth: AuthService, uow: SqlAlchemyUnitOfWork, request: HTTPConnection
 ) -> tuple[Principal | None, DomainError | None]:
     """The caller of a request with a bearer token, or why the token was refused."""
     header = request.headers.get("authorization")
@@ -167,14 +205,15 @@ async def authenticate(
         return await auth.authenticate(uow, token.strip()), None
     except Unauthenticated as error:
         return None, error
-    except sa_exc.TimeoutError:
-        # An exhausted pool is overload, not a bug: a warning, no stack trace per request.
-        log.warning("authentication waited too long for a database connection")
-        return None, ServiceUnavailable("The service is busy; retry in a moment.")
-    except Exception:
-        # The database failed while loading the caller: answer cleanly, keep the trace in the log.
-        log.exception("authentication failed")
-        return None, ServiceUnavailable("The service is temporarily unavailable; retry later.")
+    except Exception as error:
+        unavailable = database_unavailable(error)
+        if unavailable is None:
+            # A bug while loading the caller: answer cleanly, keep the trace in the log.
+            log.exception("authentication failed")
+            return None, ServiceUnavailable("The service is temporarily unavailable; retry later.")
+        # Overload or an outage, not a bug: a warning, no stack trace per request.
+        log.warning("authentication could not use the database", error=type(error).__name__)
+        return None, ServiceUnavailable(unavailable[1])
 
 
 def _add_pages(
@@ -183,17 +222,15 @@ def _add_pages(
     session_factory: async_sessionmaker[AsyncSession],
     lifecycle: Lifecycle,
 ) -> None:
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def landing() -> str:
-        link = '<li><a href="/graphql">GraphiQL playground</a></li>'
-        return LANDING_PAGE.format(graphiql=link if settings.is_graphiql_enabled else "")
-
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    async def database_answers() -> str | None:
+    async def unready_reason() -> str | None:
+        """Why the app should get no traffic now, or None when it is ready."""
+        if lifecycle.draining:
+            return "shutting down"
         try:
             async with session_factory() as session:
                 await asyncio.wait_for(session.execute(text("SELECT 1")), READINESS_TIMEOUT_SECONDS)
@@ -206,14 +243,13 @@ def _add_pages(
     @app.get("/readyz", tags=["health"])
     async def readyz() -> JSONResponse:
         """Readiness: 200 only when the database answers and the process is not draining."""
-        if lifecycle.draining:
-            return JSONResponse(
-                {"status": "unavailable", "reason": "shutting down"}, status_code=503
-            )
-        problem = await database_answers()
+        problem = await unready_reason()
         if problem is not None:
             return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    # The landing page, GraphiQL's files, /docs, /redoc, the schema and the guides.
+    add_pages(app, settings, readiness=unready_reason)
 
 
 app = create_app()

@@ -7,18 +7,25 @@ import json
 import re
 import time
 import uuid
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
 from cross_web import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLRequestData
 
 from domain.errors import ErrorCode
+from graph.pages.playground import playground_response
+from graph.persisted.http_cache import cacheable
+
+if TYPE_CHECKING:
+    from graph.persisted.operations import PersistedOperations, Resolution
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # nginx's code for "the client closed the connection first"; what the access log records.
@@ -189,8 +196,54 @@ def check_request(data: GraphQLRequestData) -> None:
             )
 
 
+# Whether the request being run is a persisted query sent over GET by its hash alone: such
+# GETs are allowed even when GRAPHQL_GET_QUERIES is off (mutations never are).
+_hash_only_get: ContextVar[bool] = ContextVar("hash_only_get", default=False)
+PERSISTED_STATE_KEY = "persisted"
+
+
+@dataclass
+class _PersistedState:
+    """What the persisted-operations step noted about one request, for after it ran."""
+
+    resolutions: list[Resolution] = field(default_factory=list)
+    is_hash_only_get: bool = False
+    has_errors: bool = False
+
+
 class JSONGraphQLRouter(GraphQLRouter[Any, None]):
-    """Strawberry's router with orjson, checked request bodies and JSON HTTP-level errors."""
+    """Strawberry's router with orjson, checked request bodies, JSON HTTP-level errors and
+    persisted operations (graph/persisted)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        persisted: PersistedOperations | None = None,
+        public_max_age_seconds: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.persisted = persisted
+        self.public_max_age_seconds = public_max_age_seconds
+        super().__init__(*args, **kwargs)
+
+    @property
+    def allow_queries_via_get(self) -> bool:
+        """GRAPHQL_GET_QUERIES, or a persisted query's hash sent over GET."""
+        return self._allow_queries_via_get or _hash_only_get.get()
+
+    @allow_queries_via_get.setter
+    def allow_queries_via_get(self, allowed: bool) -> None:
+        self._allow_queries_via_get = allowed
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's plain GET, never for a persisted query (no `query`)."""
+        return super().should_render_graphql_ide(request) and not request.query_params.get(
+            "extensions"
+        )
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        """The self-hosted playground (graph/pages), not Strawberry's page that needs a CDN."""
+        return playground_response(self.schema, request.app)
 
     def encode_json(self, data: object) -> bytes:
         """Serialise with orjson, an order of magnitude faster than `json`."""
@@ -207,10 +260,54 @@ class JSONGraphQLRouter(GraphQLRouter[Any, None]):
             check_request(item)
         return data
 
+    async def execute_operation(
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: Any,
+        context: Any,
+        root_value: Any,
+        sub_response: Any,
+    ) -> Any:
+        """Resolve persisted hashes to documents (which pass the edge checks too), then run."""
+        state = _PersistedState()
+        request.scope.setdefault("state", {})[PERSISTED_STATE_KEY] = state
+        if self.persisted is not None:
+            for item in request_data if isinstance(request_data, list) else (request_data,):
+                resolution = await self.persisted.resolve(item)
+                if resolution.is_hash_only:
+                    check_request(item)
+                state.resolutions.append(resolution)
+            state.is_hash_only_get = request_adapter.method == "GET" and all(
+                resolution.is_hash_only for resolution in state.resolutions
+            )
+        token = _hash_only_get.set(state.is_hash_only_get)
+        try:
+            return await super().execute_operation(
+                request=request,
+                request_adapter=request_adapter,
+                request_data=request_data,
+                context=context,
+                root_value=root_value,
+                sub_response=sub_response,
+            )
+        finally:
+            _hash_only_get.reset(token)
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """Strawberry's result, then keep a newly sent persisted document that passed."""
+        processed = await super().process_result(request, result)
+        state = _persisted_state(request)
+        if state is not None:
+            state.has_errors = state.has_errors or bool(result.errors)
+            if state.resolutions and self.persisted is not None:
+                await self.persisted.keep(state.resolutions.pop(0), result.errors)
+        return processed
+
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         """Run the request; HTTP-level refusals become a JSON GraphQL error body."""
         try:
-            return await super().run(request=request, context=context, root_value=root_value)
+            response = await super().run(request=request, context=context, root_value=root_value)
         except HTTPException as error:
             return http_error(request, error.status_code, error.reason)
         except RequestRefused as error:
@@ -220,6 +317,21 @@ class JSONGraphQLRouter(GraphQLRouter[Any, None]):
             # The client hung up before its body arrived: nothing ran, nobody is listening.
             log.info("client disconnected before sending its request")
             return Response(status_code=CLIENT_CLOSED_REQUEST)
+        state = _persisted_state(request)
+        if (
+            state is not None
+            and state.is_hash_only_get
+            and not state.has_errors
+            and response.status_code == 200
+            and not isinstance(response, StreamingResponse)
+        ):
+            return cacheable(request, response, public_max_age_seconds=self.public_max_age_seconds)
+        return response
+
+
+def _persisted_state(request: Any) -> _PersistedState | None:
+    state = request.scope.get("state", {}).get(PERSISTED_STATE_KEY)
+    return state if isinstance(state, _PersistedState) else None
 
 
 def http_error(

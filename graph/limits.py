@@ -267,6 +267,12 @@ def priced(ctx: Any, list_estimate: int) -> int:
     return int(cost)
 
 
+def known_cost(ctx: Any) -> int | None:
+    """The operation's cost if it has been priced (it got as far as execution), else None."""
+    cost = getattr(ctx, _COST_ATTRIBUTE, None)
+    return None if cost is None else int(cost)
+
+
 class CostAnalysis(SchemaExtension):
     """Refuses operations above `max_cost` with QUERY_TOO_COMPLEX; reports the cost always."""
 

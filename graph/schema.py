@@ -4,7 +4,7 @@ error handling that the settings ask for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,6 +47,8 @@ from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
 from graph.ratelimit import RateLimit
 from graph.scalars import SCALAR_MAP
+from graph.subscriptions.extension import SubscriptionGuard
+from graph.subscriptions.subscriptions import Subscription
 from graph.tasks.mutations import TaskMutations
 from graph.tasks.queries import TaskQueries
 from graph.users.mutations import UserMutations
@@ -148,9 +150,13 @@ class OperationChoice(SchemaExtension):
 
 
 def _extensions(
-    settings: Settings, features: Features
+    settings: Settings, features: Features, observers: Sequence[Callable[[], SchemaExtension]]
 ) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [OperationChoice]
+    # Observers first: their operation hook wraps every other extension's.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *observers,
+        OperationChoice,
+    ]
     if features.audit:
         extensions.append(lambda: AccessLogExtension(log_variables=settings.audit_log_variables))
     if features.limits:
@@ -176,6 +182,12 @@ def _extensions(
             # After CostAnalysis, so an operation over the cost limit takes nothing from the bucket.
             lambda: RateLimit(settings.graphql_list_cost_estimate),
         ]
+    # Last, so that it sees what the cost and rate limits decided.
+    extensions.append(
+        lambda: SubscriptionGuard(
+            list_estimate=settings.graphql_list_cost_estimate, limits=features.limits
+        )
+    )
     if settings.is_production:
         extensions.append(DisableIntrospection)
     return extensions
@@ -204,8 +216,14 @@ def _permissions_stripped(schema: Schema) -> Iterator[None]:
             field.extensions = extensions
 
 
-def build_schema(settings: Settings, features: Features | None = None) -> Schema:
-    """The schema with the limits, batching and production switches of `settings`."""
+def build_schema(
+    settings: Settings,
+    features: Features | None = None,
+    *,
+    observers: Sequence[Callable[[], SchemaExtension]] = (),
+) -> Schema:
+    """The schema with the limits, batching and production switches of `settings`, and the
+    operation-level `observers` (metrics, traces) of the app."""
     features = features or Features()
     batching = (
         BatchingConfig(max_operations=settings.graphql_max_batch)
@@ -217,8 +235,9 @@ def build_schema(settings: Settings, features: Features | None = None) -> Schema
         return Schema(
             query=Query,
             mutation=Mutation,
+            subscription=Subscription,
             config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
-            extensions=_extensions(settings, features),
+            extensions=_extensions(settings, features, observers),
             execution_context_class=FastExecutionContext,
             timeout_seconds=settings.graphql_timeout_seconds,
             hide_suggestions=settings.is_production,

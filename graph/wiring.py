@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from auth.admin import UserAdmin
 from auth.passwords import PasswordHasher
 from auth.service import AuthService
@@ -15,7 +17,15 @@ from auth.throttle import (
 from auth.tokens import TokenCodec, TokenConfig
 from config.settings import Settings
 from graph.context import Services
+from graph.persisted.operations import PersistedOperations
+from graph.persisted.stores import (
+    CachedTrustedDocuments,
+    DocumentStore,
+    MemoryDocumentStore,
+    RedisDocumentStore,
+)
 from graph.ratelimit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
+from persistence.trusted_documents import SqlTrustedDocuments
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -61,3 +71,22 @@ def build_services(settings: Settings) -> Services:
         cost_per_minute=settings.rate_limit_cost_per_minute,
     )
     return Services(settings=settings, auth=auth, admin=UserAdmin(hasher), limiter=limiter)
+
+
+def build_persisted_operations(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> PersistedOperations:
+    """Automatic persisted queries (in Redis when REDIS_URL is set) and trusted documents."""
+    size = settings.graphql_persisted_queries_cache_size
+    cache: DocumentStore = (
+        RedisDocumentStore(settings.redis_url) if settings.redis_url else MemoryDocumentStore(size)
+    )
+    trusted = None
+    if settings.graphql_trusted_documents != "off":
+        trusted = CachedTrustedDocuments(SqlTrustedDocuments(session_factory), max_entries=size)
+    return PersistedOperations(
+        cache=cache,
+        trusted=trusted,
+        automatic=settings.graphql_persisted_queries,
+        trusted_mode=settings.graphql_trusted_documents,
+    )

@@ -1,5 +1,9 @@
-# Shared by scripts/serve and scripts/check: make .venv and install the project into it.
-# Re-installs only when pyproject.toml changed, so repeated runs start quickly.
+# Shared by scripts/serve and scripts/check: make .venv and install the project into it,
+# at exactly the versions of the committed lock files (checked against their hashes).
+#   requirements.lock      what the server runs on (also the container image's)
+#   requirements-dev.lock  that, plus what the tests, linters and the benchmark need
+# Re-installs only when a lock file or pyproject.toml changed, so repeated runs start quickly.
+# To upgrade a dependency: see "Upgrading dependencies" in docs/OPERATIONS.md.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -11,9 +15,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+lock="requirements.lock"
+[ -n "$EXTRAS" ] && lock="requirements-dev.lock"
 stamp=".venv/.installed${EXTRAS:+-$EXTRAS}"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
+  .venv/bin/python -m pip install --quiet --require-hashes -r "$lock"
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$want" > "$stamp"
 fi
+# The pinned browser files of GraphiQL, Swagger UI and ReDoc (hash-checked; quick when
+# present). Without the network the server still starts and says which files are missing.
+.venv/bin/python scripts/assets.py \
+  || echo "warning: the playground's browser files could not be fetched (see above)" >&2
