@@ -6,7 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -252,4 +252,14 @@ def _add_pages(
     add_pages(app, settings, readiness=unready_reason)
 
 
-app = create_app()
+def __getattr__(name: str) -> Any:
+    """`graph.app:app`, the process's app, built on first use (PEP 562).
+
+    Importing this module does no I/O: the engine, the `./var` folder and the Redis clients
+    come into being only when a server asks for `app`.
+    """
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

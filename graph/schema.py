@@ -251,5 +251,11 @@ def build_schema(
         return build()
 
 
-# The schema with default settings: what `strawberry export-schema graph.schema:schema` prints.
-schema = build_schema(Settings.model_construct())
+def __getattr__(name: str) -> Any:
+    """`schema`: the schema with default settings, what `strawberry export-schema
+    graph.schema:schema` prints; built on first use, so importing builds nothing."""
+    if name == "schema":
+        built = build_schema(Settings.model_construct())
+        globals()["schema"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
