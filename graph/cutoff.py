@@ -82,6 +82,8 @@ class ShutdownGuard:
 
         async def tracking_send(message: Message) -> None:
             progress.record(message)
+            if message["type"] == "http.response.start" and self.lifecycle.draining:
+                message = _closing(message)
             await send(message)
 
         async def run() -> None:
@@ -151,6 +153,22 @@ class CutOffResponder:
             _consume_cancellation()
         if progress.is_cut_off:
             await _answer_cut_off(scope, receive, send, progress)
+
+
+def _closing(message: Message) -> Message:
+    """The response with `Connection: close`: a draining server keeps no idle connection.
+
+    Otherwise a client may send its next request on a kept-alive connection at the moment
+    the server closes it when the drain ends, and sees the connection reset with no answer.
+    Told to close, it opens a new connection for the next request, which the load balancer
+    sends elsewhere once readiness answers 503, or which is refused once the server stops
+    listening: either way the client knows its request was not handled.
+    """
+    headers = [
+        (name, value) for name, value in message.get("headers", []) if name.lower() != b"connection"
+    ]
+    headers.append((b"connection", b"close"))
+    return {**message, "headers": headers}
 
 
 def _consume_cancellation() -> None:

@@ -212,3 +212,25 @@ async def test_given_a_stream_when_the_server_cancels_it_then_it_ends_cleanly() 
     assert not task.cancelled()
     assert sent[-1] == {"type": "http.response.body", "body": b"", "more_body": False}
     assert [message.get("status") for message in sent] == [200, None, None]
+
+
+async def test_given_a_drain_when_a_request_is_answered_then_it_asks_the_client_to_close() -> None:
+    lifecycle, app = Lifecycle(), FakeRequest()
+    app.proceed.set()
+    lifecycle.begin_draining()
+    task, sent = await serve(app, lifecycle)
+
+    await task
+
+    assert sent[0]["status"] == 200
+    assert (b"connection", b"close") in sent[0]["headers"]
+
+
+async def test_given_no_drain_when_a_request_is_answered_then_the_connection_stays() -> None:
+    lifecycle, app = Lifecycle(), FakeRequest()
+    app.proceed.set()
+    task, sent = await serve(app, lifecycle)
+
+    await task
+
+    assert all(name != b"connection" for name, _ in sent[0]["headers"])
