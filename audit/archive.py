@@ -30,8 +30,7 @@ import structlog
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from audit.chain import GENESIS, json_value
-from audit.verify import ChainReport, ChainWalker, chain_start
+from audit.chain import GENESIS, ChainReport, ChainWalker, json_value
 from config.settings import Settings, get_settings
 from persistence.database import create_engine
 from persistence.models import AccessLogModel, AuditAnchorModel, AuditLogModel
@@ -59,6 +58,14 @@ class TablePlan:
     table: Table
     months: dict[str, list[int]] = field(default_factory=dict)
     anchor: tuple[int, str] | None = None
+
+
+async def chain_start(connection: AsyncConnection) -> str:
+    """The hash the live chain must continue from: the archive anchor, or genesis."""
+    anchor = await connection.scalar(
+        select(anchor_t.c.last_archived_hash).where(anchor_t.c.id == 1)
+    )
+    return str(anchor) if anchor else GENESIS
 
 
 def file_name(table: Table, month: str) -> str:

@@ -14,11 +14,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from sqlalchemy import Engine, event, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from audit.append import add_sqlite_sha256, append, append_returning_ids
 from audit.chain import json_value
+from persistence.database import create_session_factory
+from persistence.unit_of_work import OPERATION_NAME_KEY
 
 AUDITED_TABLES: Final = frozenset(
     {
@@ -40,11 +43,23 @@ PENDING_KEY: Final = "audit.pending"
 # The newest record id the transaction appended; gone again with a rollback.
 APPENDED_KEY: Final = "audit.appended_last_id"
 
-__all__ = ["AuditedSession", "append", "bulk_insert_entries", "install", "set_actor"]
+__all__ = [
+    "AuditedSession",
+    "append",
+    "audited_session_factory",
+    "bulk_insert_entries",
+    "install",
+    "set_actor",
+]
 
 
 class AuditedSession(Session):
     """The session class whose flushes and commits are audited."""
+
+
+def audited_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """The application's sessions: each commit writes the change records of what it changed."""
+    return create_session_factory(engine, session_class=AuditedSession)
 
 
 def _value(column: str, value: Any) -> Any:
@@ -124,7 +139,7 @@ def _write(session: Session) -> None:
         actor_id=info.get("actor_id"),
         actor_label=info.get("actor_label"),
         request_id=info.get("request_id"),
-        operation_name=info.get("operation_name"),
+        operation_name=info.get(OPERATION_NAME_KEY),
     )
     if ids:
         # Read after commit by `realtime.notify`, which wakes subscribers with it.
@@ -172,7 +187,7 @@ def set_actor(
     info["actor_label"] = actor_label
     info["request_id"] = request_id
     if operation_name is not None:
-        info["operation_name"] = operation_name
+        info[OPERATION_NAME_KEY] = operation_name
 
 
 def install() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -51,3 +52,42 @@ def canonical(record: Mapping[str, Any]) -> str:
 def link_hash(previous: str, record: Mapping[str, Any]) -> str:
     """SHA-256 of the previous hash followed by the record's canonical JSON."""
     return hashlib.sha256((previous + canonical(record)).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of a walk along the chain."""
+
+    ok: bool
+    checked: int
+    first_broken_id: int | None = None
+    last_hash: str = GENESIS
+
+
+class ChainWalker:
+    """Checks records one after another, remembering where the chain broke first."""
+
+    def __init__(self, start: str = GENESIS) -> None:
+        self.expected = start
+        self.checked = 0
+        self.first_broken_id: int | None = None
+
+    def feed(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Check the next records, in id order."""
+        for record in records:
+            self.checked += 1
+            valid = record["prev_hash"] == self.expected and record["hash"] == link_hash(
+                record["prev_hash"], record
+            )
+            if not valid and self.first_broken_id is None:
+                self.first_broken_id = int(record["id"])
+            self.expected = str(record["hash"])
+
+    def report(self) -> ChainReport:
+        """What the walk found."""
+        return ChainReport(
+            ok=self.first_broken_id is None,
+            checked=self.checked,
+            first_broken_id=self.first_broken_id,
+            last_hash=self.expected,
+        )

@@ -10,67 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from audit.chain import GENESIS, link_hash
-from persistence.models import AuditAnchorModel, AuditHeadModel, AuditLogModel
+from audit.archive import chain_start, verify_archive
+from audit.chain import ChainReport, ChainWalker
+from config.settings import get_settings
+from persistence.database import create_engine
+from persistence.models import AuditHeadModel, AuditLogModel
 
 BATCH = 1000
 audit_t = cast(Table, AuditLogModel.__table__)
-anchor_t = cast(Table, AuditAnchorModel.__table__)
 head_t = cast(Table, AuditHeadModel.__table__)
-
-
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    """The outcome of a walk along the chain."""
-
-    ok: bool
-    checked: int
-    first_broken_id: int | None = None
-    last_hash: str = GENESIS
-
-
-class ChainWalker:
-    """Checks records one after another, remembering where the chain broke first."""
-
-    def __init__(self, start: str = GENESIS) -> None:
-        self.expected = start
-        self.checked = 0
-        self.first_broken_id: int | None = None
-
-    def feed(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Check the next records, in id order."""
-        for record in records:
-            self.checked += 1
-            valid = record["prev_hash"] == self.expected and record["hash"] == link_hash(
-                record["prev_hash"], record
-            )
-            if not valid and self.first_broken_id is None:
-                self.first_broken_id = int(record["id"])
-            self.expected = str(record["hash"])
-
-    def report(self) -> ChainReport:
-        """What the walk found."""
-        return ChainReport(
-            ok=self.first_broken_id is None,
-            checked=self.checked,
-            first_broken_id=self.first_broken_id,
-            last_hash=self.expected,
-        )
-
-
-async def chain_start(connection: AsyncConnection) -> str:
-    """The hash the live chain must continue from: the archive anchor, or genesis."""
-    anchor = await connection.scalar(
-        select(anchor_t.c.last_archived_hash).where(anchor_t.c.id == 1)
-    )
-    return str(anchor) if anchor else GENESIS
 
 
 async def chain_head(connection: AsyncConnection) -> str | None:
@@ -118,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--archive", help="check an archive directory offline instead")
     args = parser.parse_args(argv)
     if args.archive:
-        from audit.archive import verify_archive
-
         report = verify_archive(args.archive)
     else:
         report = asyncio.run(_verify_url(args.database_url))
@@ -134,9 +86,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _verify_url(database_url: str | None) -> ChainReport:
-    from config.settings import get_settings
-    from persistence.database import create_engine
-
     settings = get_settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})

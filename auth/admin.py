@@ -8,22 +8,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 from auth.passwords import PasswordHasher, check_password_policy
 from auth.ports import IdentityUnitOfWork, Role
 from auth.rbac import Grant, Principal
+from domain.clock import Clock, utc_now
 from domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from domain.users.model import User
 from domain.validation import UNSET, Unset, Violations
 
 ROLE_NAME_MAX_LENGTH = 64
 ROLE_DESCRIPTION_MAX_LENGTH = 500
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _check_covers(actor: Principal, grants: Sequence[Grant], what: str) -> None:
@@ -70,7 +66,7 @@ async def _role(uow: IdentityUnitOfWork, role_id: int) -> Role:
 class UserAdmin:
     """User and role administration use cases."""
 
-    def __init__(self, hasher: PasswordHasher, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, hasher: PasswordHasher, clock: Clock = utc_now) -> None:
         self.hasher = hasher
         self.clock = clock
 

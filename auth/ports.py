@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from auth.rbac import Grant
+from domain.ports import Transaction
 from domain.users.model import User
 
 
@@ -111,19 +111,10 @@ class UserReader(Protocol):
     async def get(self, user_id: int, /) -> User | None: ...
 
 
-class IdentityUnitOfWork(Protocol):
+class IdentityUnitOfWork(Transaction, Protocol):
     """The unit of work as authentication sees it."""
 
     @property
     def identity(self) -> IdentityRepository: ...
     @property
     def users(self) -> UserReader: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-    async def commit(self) -> None: ...

@@ -22,7 +22,8 @@ class Module(Enum):
 
 
 class Action(Enum):
-    """A write action; READ is implied by any grant of the module."""
+    """What a permission allows on a module: READ, which any grant of the module implies,
+    or one of the `WRITE_ACTIONS` a grant lists."""
 
     READ = "READ"
     CREATE = "CREATE"

@@ -4,9 +4,8 @@ turning a bearer token into the request's principal."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -15,6 +14,7 @@ from auth.ports import IdentityUnitOfWork
 from auth.rbac import Principal, aggregate
 from auth.throttle import LoginThrottle
 from auth.tokens import TokenCodec
+from domain.clock import Clock, utc_now
 from domain.errors import InvalidInput, Unauthenticated
 from domain.users.model import User
 from domain.validation import EMAIL_MAX_LENGTH
@@ -31,17 +31,13 @@ class RefreshTokenReused(Unauthenticated):
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
-    """What a login or refresh hands the client."""
+class TokenPair:
+    """What a login or refresh hands the client: an access and a refresh token, for `user`."""
 
     access_token: str
     refresh_token: str
     expires_in: int
     user: User
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AuthService:
@@ -53,7 +49,7 @@ class AuthService:
         codec: TokenCodec,
         hasher: PasswordHasher,
         throttle: LoginThrottle,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utc_now,
         prune_every: int = 100,
     ) -> None:
         self.codec = codec
@@ -77,17 +73,17 @@ class AuthService:
         )
         return access.token, refresh
 
-    async def _session_for(self, uow: IdentityUnitOfWork, user_id: int, family_id: str) -> Session:
+    async def _tokens_for(self, uow: IdentityUnitOfWork, user_id: int, family_id: str) -> TokenPair:
         now = self.clock()
         access, refresh = await self._issue(uow, user_id, family_id, now)
         user = await uow.users.get(user_id)
         if user is None:  # pragma: no cover - the caller just read the user
             raise Unauthenticated(BAD_CREDENTIALS)
-        return Session(access, refresh, self.codec.config.access_ttl_seconds, user)
+        return TokenPair(access, refresh, self.codec.config.access_ttl_seconds, user)
 
     async def login(
         self, uow: IdentityUnitOfWork, *, email: str, password: str, ip: str | None
-    ) -> Session:
+    ) -> TokenPair:
         """Check the credentials and open a new token family; throttled per email and IP."""
         email = email.strip().lower()[: EMAIL_MAX_LENGTH + 1]
         attempt = await self.throttle.begin(email, ip)
@@ -108,10 +104,10 @@ class AuthService:
                 await uow.identity.set_password_hash(
                     credentials.user_id, self.hasher.hash(password)
                 )
-            session = await self._session_for(uow, credentials.user_id, str(uuid.uuid4()))
+            tokens = await self._tokens_for(uow, credentials.user_id, str(uuid.uuid4()))
             await self._maybe_prune(uow)
             await uow.commit()
-        return session
+        return tokens
 
     async def _maybe_prune(self, uow: IdentityUnitOfWork) -> None:
         # Opportunistic cleanup: every N-th login also deletes expired token rows, so the
@@ -120,7 +116,7 @@ class AuthService:
         if self._logins % self.prune_every == 0:
             await uow.identity.prune_expired(self.clock())
 
-    async def refresh(self, uow: IdentityUnitOfWork, *, refresh_token: str) -> Session:
+    async def refresh(self, uow: IdentityUnitOfWork, *, refresh_token: str) -> TokenPair:
         """Spend a refresh token for a new pair; a spent token presented again kills its family."""
         token_hash = self.codec.hash_refresh_token(refresh_token)
         async with uow:
@@ -133,9 +129,9 @@ class AuthService:
             principal = await uow.identity.load_principal(spent.user_id, "")
             if principal is None or not principal.is_active:
                 raise Unauthenticated(BAD_REFRESH)
-            session = await self._session_for(uow, spent.user_id, spent.family_id)
+            tokens = await self._tokens_for(uow, spent.user_id, spent.family_id)
             await uow.commit()
-        return session
+        return tokens
 
     async def _on_unusable_refresh(
         self, uow: IdentityUnitOfWork, token_hash: str, now: datetime

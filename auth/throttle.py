@@ -15,25 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.errors import DomainError, ErrorCode
-
-
-class TooManyRequests(DomainError):
-    """Too many attempts; `details["retryAfter"]` says how many seconds to wait."""
-
-    code = ErrorCode.TOO_MANY_REQUESTS
+from domain.errors import TooManyRequests
 
 
 class FailureCounter(Protocol):
-    """Counts failures per key inside a window."""
-
-    async def failures(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """How many failures are in the window, and seconds until the oldest leaves it."""
-        ...
-
-    async def record_failure(self, key: str, window_seconds: int) -> None:
-        """Count one failure now."""
-        ...
+    """Counts attempts per key inside a sliding window."""
 
     async def reset(self, key: str) -> None:
         """Forget the key's failures (after a successful login)."""
@@ -46,6 +32,10 @@ class FailureCounter(Protocol):
 
     async def forget(self, key: str, attempt_id: str) -> None:
         """Uncount one attempt (it succeeded)."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the counter holds (a connection pool); called once, at shutdown."""
         ...
 
 
@@ -62,17 +52,6 @@ class MemoryFailureCounter:
         while events and events[0] <= horizon:
             events.popleft()
         return events
-
-    async def failures(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """How many failures are in the window, and seconds until the oldest leaves it."""
-        events = self._window(key, window_seconds)
-        if not events:
-            return 0, 0.0
-        return len(events), events[0] + window_seconds - self._clock()
-
-    async def record_failure(self, key: str, window_seconds: int) -> None:
-        """Count one failure now."""
-        self._window(key, window_seconds).append(self._clock())
 
     async def reset(self, key: str) -> None:
         """Forget the key's failures."""
@@ -96,6 +75,9 @@ class MemoryFailureCounter:
             if repr(stamp) == attempt_id:
                 events.remove(stamp)
                 return
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 _ATTEMPT_LUA = """
@@ -124,29 +106,6 @@ class RedisFailureCounter:
 
     def _key(self, key: str) -> str:
         return self._prefix + key
-
-    async def failures(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """How many failures are in the window, and seconds until the oldest leaves it."""
-        now = time.time()
-        name = self._key(key)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(name, "-inf", now - window_seconds)
-            pipe.zcard(name)
-            pipe.zrange(name, 0, 0, withscores=True)
-            _, count, oldest = await pipe.execute()
-        if not count:
-            return 0, 0.0
-        return int(count), float(oldest[0][1]) + window_seconds - now
-
-    async def record_failure(self, key: str, window_seconds: int) -> None:
-        """Count one failure now."""
-        now = time.time()
-        name = self._key(key)
-        member = f"{now:.6f}:{time.perf_counter_ns()}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(name, {member: now})
-            pipe.expire(name, window_seconds)
-            await pipe.execute()
 
     async def reset(self, key: str) -> None:
         """Forget the key's failures."""
@@ -202,31 +161,6 @@ class LoginThrottle:
         self._counter = counter
         self._policy = policy
 
-    async def check(self, email: str, ip: str | None) -> None:
-        """Raise `TooManyRequests` with a retry-after hint when a limit is reached."""
-        window = self._policy.window_seconds
-        limits = [(_email_key(email), self._policy.max_per_email)]
-        if ip:
-            limits.append(("ip:" + ip, self._policy.max_per_ip))
-        for key, limit in limits:
-            count, retry_after = await self._counter.failures(key, window)
-            if count >= limit:
-                seconds = max(1, math.ceil(retry_after))
-                raise TooManyRequests(
-                    f"Too many failed logins; retry in {seconds} seconds.",
-                    details={"retryAfter": seconds},
-                )
-
-    async def failed(self, email: str, ip: str | None) -> None:
-        """Count a failed attempt against the email and the IP."""
-        await self._counter.record_failure(_email_key(email), self._policy.window_seconds)
-        if ip:
-            await self._counter.record_failure("ip:" + ip, self._policy.window_seconds)
-
-    async def succeeded(self, email: str) -> None:
-        """A good login clears the email's failures (the IP's stay)."""
-        await self._counter.reset(_email_key(email))
-
     async def begin(self, email: str, ip: str | None) -> Attempt:
         """Count an attempt BEFORE the password is checked, atomically per key, so parallel
         guesses cannot all pass the limit; raise `TooManyRequests` when a limit is reached."""
@@ -247,6 +181,10 @@ class LoginThrottle:
                 )
             taken.append((key, attempt_id))
         return Attempt(email=email, counted=tuple(taken))
+
+    async def close(self) -> None:
+        """Release the counter's connections (at shutdown)."""
+        await self._counter.close()
 
     async def passed(self, attempt: Attempt) -> None:
         """The attempt succeeded: clear the email's failures and uncount it from the IP."""

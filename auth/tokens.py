@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -29,6 +31,10 @@ MAX_JTI_LENGTH: Final = 64
 # reaches a query (PostgreSQL refuses NUL, and nothing else belongs in an id).
 _JTI: Final = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_JTI_LENGTH}}}")
 INVALID_TOKEN: Final = "The access token is invalid or expired."  # noqa: S105
+# Seconds of clock difference allowed on `exp`, `nbf` and `iat`.
+LEEWAY_SECONDS: Final = 5
+# Checked tokens remembered, so a client's next request skips the signature check.
+MAX_CHECKED_TOKENS: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,39 @@ class IssuedAccessToken:
     expires_at: datetime
 
 
-class TokenCodec:
-    """Signs and checks access tokens; makes and hashes refresh tokens."""
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A token that passed every check once, with the times that bound its validity."""
 
-    def __init__(self, config: TokenConfig) -> None:
+    claims: AccessClaims
+    not_before: float  # the later of `nbf` and `iat`, as PyJWT reads them (whole seconds)
+    expires: float
+
+    def is_current(self, now: float) -> bool:
+        """Whether PyJWT's time checks (with the leeway) would pass at `now`."""
+        return self.not_before <= now + LEEWAY_SECONDS and now - LEEWAY_SECONDS < self.expires
+
+
+class TokenCodec:
+    """Signs and checks access tokens; makes and hashes refresh tokens.
+
+    A token that passed every check is remembered by its exact text (so by its signature),
+    and its next use checks only the times: decoding and verifying a JWT costs more than
+    the rest of a small request's authentication. Revocation is not the codec's concern:
+    the caller still looks the token up on every request (`AuthService.authenticate`).
+    """
+
+    def __init__(
+        self,
+        config: TokenConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_checked: int = MAX_CHECKED_TOKENS,
+    ) -> None:
         self.config = config
+        self.clock = clock
+        self.max_checked = max_checked
+        self._checked: dict[str, _Checked] = {}
 
     def issue_access(self, user_id: int, *, now: datetime | None = None) -> IssuedAccessToken:
         """A signed access token for `user_id`."""
@@ -91,6 +125,19 @@ class TokenCodec:
 
     def decode_access(self, token: str) -> AccessClaims:
         """The claims of a valid access token; anything else is `Unauthenticated`."""
+        checked = self._checked.get(token)
+        if checked is not None:
+            if checked.is_current(self.clock()):
+                return checked.claims
+            del self._checked[token]
+            raise Unauthenticated(INVALID_TOKEN)
+        claims, checked = self._decode(token)
+        if len(self._checked) >= self.max_checked:
+            del self._checked[next(iter(self._checked))]  # the oldest
+        self._checked[token] = checked
+        return claims
+
+    def _decode(self, token: str) -> tuple[AccessClaims, _Checked]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -99,7 +146,7 @@ class TokenCodec:
                 audience=self.config.audience,
                 issuer=self.config.issuer,
                 options={"require": list(REQUIRED_CLAIMS)},
-                leeway=5,
+                leeway=LEEWAY_SECONDS,
             )
         except jwt.PyJWTError:
             raise Unauthenticated(INVALID_TOKEN) from None
@@ -115,7 +162,7 @@ class TokenCodec:
         ):
             raise Unauthenticated(INVALID_TOKEN)
         try:
-            return AccessClaims(
+            access = AccessClaims(
                 user_id=int(subject),
                 jti=claims["jti"],
                 issued_at=datetime.fromtimestamp(claims["iat"], UTC),
@@ -124,6 +171,8 @@ class TokenCodec:
         except (ValueError, OverflowError, OSError):
             # A far-future `exp` can pass PyJWT yet not fit in a datetime.
             raise Unauthenticated(INVALID_TOKEN) from None
+        not_before = max(int(claims["nbf"]), int(claims["iat"]))
+        return access, _Checked(access, not_before=not_before, expires=int(claims["exp"]))
 
     @staticmethod
     def new_refresh_token() -> str:

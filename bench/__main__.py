@@ -172,17 +172,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     chart = options.out / "latency_vs_page_size.png"
     print(report.terminal_report(document))
     log(f"wrote {latest}")
+    cpu_chart = options.out / report.CPU_CHART
     if not options.burst_only:
         if report.write_chart(document, chart):
             log(f"wrote {chart}")
         else:
             log("matplotlib is not installed (pip install -e '.[bench]'): no chart")
+        if report.write_cpu_chart(document, cpu_chart):
+            log(f"wrote {cpu_chart}")
     if options.write_readme:
         # The committed record: the figures in the README, beside the chart and the JSON.
         report.FIGURES.mkdir(exist_ok=True)
         shutil.copyfile(latest, report.FIGURES / latest.name)
-        if chart.exists() and not options.burst_only:
-            shutil.copyfile(chart, report.FIGURES / chart.name)
+        for made in (chart, cpu_chart):
+            if made.exists() and not options.burst_only:
+                shutil.copyfile(made, report.FIGURES / made.name)
         report.write_readme(document)
         log(f"rewrote the figures of {report.README} and {report.FIGURES}")
     failed_writes = (document.get("write_burst") or {}).get("failures", 0)

@@ -55,8 +55,11 @@ def verify_reads(
     references: dict[str, Any],
     *,
     samples: int = 3,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Check each read against the floor (first bodies of each workload); response sizes."""
+    """Check each read against the floor (first bodies of each workload); response sizes.
+
+    `record`, when given, keeps this server's answers by the same keys."""
     sizes: dict[str, int] = {}
     for workload in workloads:
         for index, body in enumerate(workload.bodies[:samples]):
@@ -68,6 +71,8 @@ def verify_reads(
                 data,
                 is_reference=server.variant == "floor",
             )
+            if record is not None:
+                record[f"{workload.key}#{index}"] = data
             sizes.setdefault(workload.key, size)
     return sizes
 

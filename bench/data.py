@@ -110,6 +110,25 @@ async def count_rows(url: str) -> dict[str, int] | None:
         await engine.dispose()
 
 
+def is_postgres(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+async def _analyze(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    finally:
+        await engine.dispose()
+
+
+def analyze(url: str) -> None:
+    """Refresh the planner's statistics of the whole database (a few hundred ms here)."""
+    asyncio.run(_analyze(url))
+
+
 def _server_url(url: URL) -> str:
     return url.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False

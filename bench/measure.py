@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen, procfs
+from bench import backends, loadgen, procfs
 from bench import operations as ops
 from bench.checks import BenchFailure, graphql
 from bench.processes import HOST, ServerProcess
@@ -158,6 +158,7 @@ def measure(
         if result.errors:
             raise BenchFailure(f"{server.variant} {warm.key} warm-up: {result.first_failure}")
     cpu_before = _start_window(server)
+    backends_before = server.backend_cpu()
     chosen, run_headers = workload(), headers()
     if load.tool == "wrk":
         client = _wrk_run(server, chosen, run_headers, load)
@@ -165,12 +166,14 @@ def measure(
             # wrk drops what is in flight at its deadline: too few answers tell nothing.
             # The Python client goes on until enough have completed.
             cpu_before = _start_window(server)
+            backends_before = server.backend_cpu()
             chosen = workload()
             client = _loadgen_run(server, chosen, run_headers, load, "python (wrk: too few)")
     else:
         client = _loadgen_run(server, chosen, run_headers, load)
     received, counts = _end_window(server)
     cpu = server.cpu() - cpu_before
+    database = backends.attribute(backends_before, server.backend_cpu())
     if client.errors:
         raise BenchFailure(
             f"{server.variant} {chosen.key}: {client.errors} failed requests;"
@@ -195,6 +198,13 @@ def measure(
         "server_requests": received,
         "cpu_ms_per_request": cpu.total_s * 1000 / received,
         "cpu_user_ms_per_request": cpu.user_s * 1000 / received,
+        # The PostgreSQL backends of the server's connections (None on SQLite), and both.
+        "backend_cpu_ms_per_request": (
+            None if database is None else database.total_s * 1000 / received
+        ),
+        "total_cpu_ms_per_request": (cpu.total_s + (database.total_s if database else 0.0))
+        * 1000
+        / received,
         "statements_over_run": counts,
         "statements_per_request_over_run": _per_request(counts, received),
         "probe_requests": probed,

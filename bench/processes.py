@@ -19,6 +19,7 @@ from typing import IO
 import orjson
 
 from bench import procfs
+from bench.backends import Backend, BackendMonitor
 from bench.statements import IN_FLIGHT_PATH, STATEMENTS_PATH
 
 HOST = "127.0.0.1"
@@ -82,6 +83,8 @@ class ServerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # Samples the server's PostgreSQL backends (bench/backends.py); None on SQLite.
+    backends: BackendMonitor | None = None
     _log: IO[bytes] | None = None
 
     @property
@@ -115,6 +118,10 @@ class ServerProcess:
             "httptools",
         ]
 
+    def environment(self) -> dict[str, str]:
+        """The process's environment."""
+        return server_environment(self.database_url, self.extra_env)
+
     def start(self) -> None:
         """Start the process (in its log folder, away from any `.env`); wait for /healthz."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +131,7 @@ class ServerProcess:
         self.process = subprocess.Popen(  # noqa: S603 - our own arguments, no shell
             self.command(),
             cwd=self.log_path.parent,
-            env=server_environment(self.database_url, self.extra_env),
+            env=self.environment(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -192,6 +199,11 @@ class ServerProcess:
     def cpu(self) -> procfs.CpuTimes:
         """CPU time used so far by the server and its children."""
         return procfs.cpu_times(self.pid)
+
+    def backend_cpu(self) -> dict[Backend, procfs.CpuTimes] | None:
+        """CPU time used so far by the database backends of the server's connections;
+        None on SQLite or when they cannot be read."""
+        return None if self.backends is None else self.backends.sample(self.pid)
 
     def peak_rss_kib(self) -> int | None:
         """The server's peak resident memory so far."""

@@ -93,3 +93,97 @@ def peak_rss_kib(pid: int, proc: Path = PROC) -> int | None:
     ]
     known = [peak for peak in peaks if peak is not None]
     return sum(known) if known else None
+
+
+# The `st` column of /proc/net/tcp for an established connection.
+TCP_ESTABLISHED = "01"
+
+
+@dataclass(frozen=True, slots=True)
+class TcpSocket:
+    """One line of /proc/net/tcp or tcp6: the ports of both ends, its state and inode."""
+
+    local_port: int
+    remote_port: int
+    state: str
+    inode: int
+
+
+def parse_net_tcp(text: str) -> list[TcpSocket]:
+    """The sockets of a /proc/net/tcp (or tcp6) table; the header line is skipped.
+
+    Addresses are `HEXIP:HEXPORT`; only the ports matter here, so IPv4 and IPv6 read alike.
+    """
+    sockets = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        sockets.append(
+            TcpSocket(
+                local_port=int(local.rpartition(":")[2], 16),
+                remote_port=int(remote.rpartition(":")[2], 16),
+                state=state,
+                inode=int(inode),
+            )
+        )
+    return sockets
+
+
+def socket_inode(link: str) -> int | None:
+    """The inode of a `socket:[12345]` file-descriptor link; None for anything else."""
+    if link.startswith("socket:[") and link.endswith("]"):
+        return int(link[len("socket:[") : -1])
+    return None
+
+
+def socket_inodes(pid: int, proc: Path = PROC) -> set[int]:
+    """The inodes of the sockets `pid` holds open (empty when it is gone)."""
+    found: set[int] = set()
+    try:
+        entries = list((proc / str(pid) / "fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return found
+    for entry in entries:
+        try:
+            inode = socket_inode(os.readlink(entry))
+        except OSError:  # closed since the listing
+            continue
+        if inode is not None:
+            found.add(inode)
+    return found
+
+
+def client_ports(sockets: list[TcpSocket], inodes: set[int], server_port: int) -> set[int]:
+    """Local ports of the established connections among `inodes` to `server_port`."""
+    return {
+        s.local_port
+        for s in sockets
+        if s.inode in inodes and s.remote_port == server_port and s.state == TCP_ESTABLISHED
+    }
+
+
+def database_client_ports(pid: int, database_port: int, proc: Path = PROC) -> set[int]:
+    """Local ports of the connections `pid` (and its descendants) hold to `database_port`."""
+    inodes: set[int] = set()
+    for each in (pid, *children_of(pid, proc)):
+        inodes |= socket_inodes(each, proc)
+    sockets: list[TcpSocket] = []
+    for table in ("tcp", "tcp6"):
+        text = _read(proc / str(pid) / "net" / table)
+        if text:
+            sockets += parse_net_tcp(text)
+    return client_ports(sockets, inodes, database_port)
+
+
+def process_cpu(pid: int, proc: Path = PROC) -> CpuTimes | None:
+    """CPU times of one process (no descendants); None when it is gone."""
+    text = _read(proc / str(pid) / "stat")
+    return None if text is None else parse_stat(text)[1]
+
+
+def command_name(pid: int, proc: Path = PROC) -> str | None:
+    """The command name of `pid` (/proc/<pid>/comm), e.g. `postgres`; None when gone."""
+    text = _read(proc / str(pid) / "comm")
+    return None if text is None else text.strip()

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from bench import burst
+from bench import burst, peer
 from bench import operations as ops
 from bench.rounds import Ratio, paired
 from bench.targets import Runs, burst_targets, find, targets
@@ -23,6 +23,7 @@ README = Path(__file__).resolve().parent / "README.md"
 # Where --write-readme keeps the committed copies of the run's JSON and chart.
 FIGURES = Path(__file__).parent / "figures"
 CHART = "latency_vs_page_size.png"
+CPU_CHART = "cpu_vs_answer_size.png"
 # What a `--burst-only` run saves, beside (never over) a full run's latest.json.
 BURST_JSON = "write_burst.json"
 START_MARKER = "<!-- bench:figures:start -->"
@@ -46,6 +47,7 @@ COLUMNS = (
     "p95 ms",
     "p99 ms",
     "CPU ms/req",
+    "DB CPU ms/req",
     "data",
     "auth",
     "audit",
@@ -90,6 +92,7 @@ def rows(runs: Runs) -> list[list[str]]:
                 _number(latency["p95_ms"], 2),
                 _number(latency["p99_ms"], 2),
                 _number(run["cpu_ms_per_request"], 2),
+                _number(run.get("backend_cpu_ms_per_request"), 2),
                 _number(per.get("data"), 2),
                 _number(per.get("auth"), 2),
                 _number(per.get("audit"), 2),
@@ -142,6 +145,103 @@ def pair_rows(runs: Runs, reference: str = "ours") -> tuple[list[str], list[list
     return header, body
 
 
+# The operations of the side-by-side table with PostGraphile (issue 12), in its order.
+PEER_KEYS = (ops.Q1, "Q2@10", ops.Q2, "Q2@100", ops.Q3)
+PEER_COLUMNS = (
+    "op",
+    "floor CPU ms/req",
+    "PostGraphile CPU ms/req",
+    "ours CPU ms/req",
+    "ours ÷ PostGraphile CPU",
+    "floor req/s",
+    "PostGraphile req/s",
+    "ours req/s",
+    "ours ÷ PostGraphile req/s",
+)
+PEER_NOTE = (
+    "Side by side with PostGraphile (no authentication) in the same rounds. CPU ms/req is"
+    " the server process plus its PostgreSQL backends (medians over the rounds); both"
+    " 'ours ÷ PostGraphile' columns are medians of per-round ratios, with their range."
+)
+TOTAL_CPU = "total_cpu_ms_per_request"
+
+
+def _cpu(run: dict[str, Any] | None) -> float | None:
+    return None if run is None else run.get(TOTAL_CPU)
+
+
+def peer_rows(runs: Runs) -> list[list[str]]:
+    """Floor, PostGraphile and ours per operation: CPU per request (server plus database
+    backends) and throughput, with ours ÷ PostGraphile paired by round. Empty without
+    PostGraphile."""
+    body = []
+    for key in PEER_KEYS:
+        floor, other, ours = (find(runs, v, key) for v in ("floor", peer.NAME, "ours"))
+        if other is None:
+            continue
+        body.append(
+            [
+                key,
+                _number(_cpu(floor), 2),
+                _number(_cpu(other), 2),
+                _number(_cpu(ours), 2),
+                _ratio_cell(paired(ours, other, TOTAL_CPU)),
+                _number(None if floor is None else floor["requests_per_s"]),
+                _number(other["requests_per_s"]),
+                _number(None if ours is None else ours["requests_per_s"]),
+                _ratio_cell(paired(ours, other)),
+            ]
+        )
+    return body
+
+
+def peer_versions(document: dict[str, Any]) -> str:
+    """What the peer ran on, in a sentence (empty when the run does not say)."""
+    versions = (document.get("peer") or {}).get("versions") or {}
+    if not versions:
+        return ""
+    packages = ", ".join(f"{name} {version}" for name, version in versions.items())
+    return f"PostGraphile's packages: {packages}."
+
+
+def linear_fit(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """Least-squares slope and intercept of `points`; None with fewer than two distinct x."""
+    if len({x for x, _ in points}) < 2:
+        return None
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return slope, mean_y - slope * mean_x
+
+
+def answer_size_points(runs: Runs, variant: str) -> list[tuple[float, float]]:
+    """(customers on the Q2 page, CPU ms per request, server plus backends) of `variant`."""
+    return [
+        (float(size), float(cpu))
+        for size in ops.PAGE_SIZES
+        if (cpu := _cpu(find(runs, variant, ops.nested_workload(size).key))) is not None
+    ]
+
+
+SCALING_COLUMNS = ("variant", "CPU ms per extra customer", "fixed CPU ms (0 customers)")
+SCALING_NOTE = (
+    "Q2's CPU per request (server plus backends) against the customers on the page: the"
+    " least-squares line through 10, 50 and 100 customers, its slope and where it meets 0."
+)
+
+
+def scaling_rows(runs: Runs) -> list[list[str]]:
+    """The fitted cost per customer and fixed cost of floor, PostGraphile and ours."""
+    body = []
+    for variant in ("floor", peer.NAME, "ours"):
+        fit = linear_fit(answer_size_points(runs, variant))
+        if fit is not None:
+            body.append([variant, f"{fit[0]:.3f}", f"{fit[1]:.2f}"])
+    return body
+
+
 PAIRS_NOTE = (
     "Paired throughput ratios: the median of the per-round ratios, both sides measured in"
     " the same round, and their range over the rounds in brackets."
@@ -188,6 +288,12 @@ def terminal_report(document: dict[str, Any]) -> str:
     header, pairs = pair_rows(document["runs"])
     if pairs and len(header) > 2:
         parts += ["", PAIRS_NOTE, text_table(header, pairs)]
+    peers = peer_rows(document["runs"])
+    if peers:
+        parts += ["", PEER_NOTE, text_table(PEER_COLUMNS, peers)]
+        scaling = scaling_rows(document["runs"])
+        if scaling:
+            parts += ["", SCALING_NOTE, text_table(SCALING_COLUMNS, scaling)]
     if document.get("tail"):
         parts += [
             "",
@@ -259,6 +365,15 @@ def markdown_report(document: dict[str, Any]) -> str:
         parts += ["", PAIRS_NOTE, "", markdown_table(header, pairs)]
     if (FIGURES / CHART).exists():
         parts += ["", f"![Q2 p50 latency against page size](figures/{CHART})"]
+    peers = peer_rows(document["runs"])
+    if peers:
+        parts += ["", f"{PEER_NOTE} {peer_versions(document)}", ""]
+        parts += [markdown_table(PEER_COLUMNS, peers)]
+        scaling = scaling_rows(document["runs"])
+        if scaling:
+            parts += ["", SCALING_NOTE, "", markdown_table(SCALING_COLUMNS, scaling)]
+        if (FIGURES / CPU_CHART).exists():
+            parts += ["", f"![CPU per request against answer size](figures/{CPU_CHART})"]
     if document.get("tail"):
         parts += ["", markdown_table(TAIL_COLUMNS, _tail_rows(document))]
     parts += ["", markdown_table(TARGET_COLUMNS, _target_rows(document))]
@@ -332,6 +447,41 @@ def write_chart(document: dict[str, Any], path: Path) -> bool:
     axes.set_xticks(list(ops.PAGE_SIZES))
     axes.set_title("Q2 nested query: latency against page size")
     axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+def write_cpu_chart(document: dict[str, Any], path: Path) -> bool:
+    """Q2's CPU per request (server plus backends) against the customers on the page, for
+    floor, PostGraphile and ours; False without matplotlib or when PostGraphile did not
+    run (so a SQLite run never replaces the committed chart of a PostgreSQL one)."""
+    lines = {
+        variant: points
+        for variant in ("floor", peer.NAME, "ours")
+        if (points := answer_size_points(document["runs"], variant))
+    }
+    if peer.NAME not in lines:
+        return False
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for variant, points in lines.items():
+        axes.plot(*zip(*points, strict=True), marker="o", label=variant)
+    axes.set_xlabel("customers on the Q2 page (each with 10 tasks x 3 products)")
+    axes.set_ylabel("CPU ms per request, server + PostgreSQL backends")
+    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=0)
+    axes.set_xticks([0, *ops.PAGE_SIZES])
+    axes.set_title("Q2: CPU per request against answer size")
+    axes.grid(True, alpha=0.3)
     axes.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -21,7 +21,13 @@ MIN_ROUND_S = 2.0
 # The figures of one measurement that identify it; the rest is kept per round.
 IDENTITY = ("variant", "operation", "key", "page_size", "data_set", "concurrency")
 LATENCIES = ("p50_ms", "p95_ms", "p99_ms", "mean_ms", "max_ms")
-MEDIAN_FIGURES = ("requests_per_s", "cpu_ms_per_request", "cpu_user_ms_per_request")
+MEDIAN_FIGURES = (
+    "requests_per_s",
+    "cpu_ms_per_request",
+    "cpu_user_ms_per_request",
+    "backend_cpu_ms_per_request",
+    "total_cpu_ms_per_request",
+)
 
 
 def round_duration(total_s: float, rounds: int, minimum_s: float = MIN_ROUND_S) -> float:
@@ -59,8 +65,8 @@ def paired_ratios(
     top: dict[str, Any], bottom: dict[str, Any], figure: str = "requests_per_s"
 ) -> list[float]:
     """`top` ÷ `bottom` of `figure` in every round that measured both, in round order."""
-    below = {r["round"]: float(r[figure]) for r in rounds_of(bottom)}
-    pairs = [(r["round"], float(r[figure])) for r in rounds_of(top)]
+    below = {r["round"]: float(r[figure]) for r in rounds_of(bottom) if r.get(figure) is not None}
+    pairs = [(r["round"], float(r[figure])) for r in rounds_of(top) if r.get(figure) is not None]
     return [value / below[index] for index, value in sorted(pairs) if below.get(index)]
 
 
@@ -78,11 +84,16 @@ class Ratio:
         return Ratio(change(self.median), change(self.low), change(self.high), self.rounds)
 
 
-def paired(top: dict[str, Any] | None, bottom: dict[str, Any] | None) -> Ratio | None:
-    """Throughput `top` ÷ `bottom`, paired round by round; None without a common round."""
+def paired(
+    top: dict[str, Any] | None,
+    bottom: dict[str, Any] | None,
+    figure: str = "requests_per_s",
+) -> Ratio | None:
+    """`figure` (throughput unless said) of `top` ÷ `bottom`, paired round by round; None
+    without a common round."""
     if top is None or bottom is None:
         return None
-    ratios = paired_ratios(top, bottom)
+    ratios = paired_ratios(top, bottom, figure)
     if not ratios:
         return None
     return Ratio(median(ratios), min(ratios), max(ratios), len(ratios))
@@ -123,7 +134,7 @@ def combine(measurements: Sequence[dict[str, Any]]) -> dict[str, Any]:
         {
             "tool": " + ".join(tools),
             "rounds_measured": len(measurements),
-            **{name: median(m[name] for m in measurements) for name in MEDIAN_FIGURES},
+            **{name: _median_known(m.get(name) for m in measurements) for name in MEDIAN_FIGURES},
             "requests_per_s_range": [min(rates), max(rates)],
             "latency_ms": {
                 name: median(m["latency_ms"][name] for m in measurements)
@@ -150,6 +161,13 @@ def combine(measurements: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
     )
     return combined
+
+
+def _median_known(values: Iterable[float | None]) -> float | None:
+    """The median of the known values; None when none is known (say, database CPU on
+    SQLite, or a run saved before the figure existed)."""
+    known = [value for value in values if value is not None]
+    return median(known) if known else None
 
 
 def _largest(values: Iterable[float | None]) -> float | None:

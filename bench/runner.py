@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import burst, data
+from bench import burst, data, peer
 from bench import operations as ops
+from bench.backends import BackendMonitor
 from bench.checks import login, verify_mutation, verify_reads
 from bench.environment import library_versions, machine, tool_version
 from bench.measure import LoadSettings, measure, open_loop_tail
@@ -27,15 +28,17 @@ from bench.servers import APP_VARIANTS, FACTORIES
 from bench.wrk import find_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
-ALL_VARIANTS = tuple(FACTORIES)
+# The app variants and the floor (bench/servers.py), then the peers run by other runtimes.
+PEER_VARIANTS = (peer.NAME,)
+ALL_VARIANTS = (*FACTORIES, *PEER_VARIANTS)
 QUICK_VARIANTS = ("floor", "ours", "naive")
-SCALING_VARIANTS = ("floor", "ours", "naive")
+SCALING_VARIANTS = ("floor", "ours", "naive", peer.NAME)
 CATALOGUE_VARIANTS = ("floor", "ours")
 CATALOGUE_ROUNDS = 2
 # The order of a round (reversed every other round). Ours sits between the two variants it
 # is compared with most finely, next but one to the floor; naive, the slowest and far from
-# its threshold, at one end.
-MEASURING_ORDER = ("floor", "features-off", "ours", "limits-off", "naive")
+# its threshold, at one end. PostGraphile, the peer ours is measured against, right after it.
+MEASURING_ORDER = ("floor", "features-off", "ours", peer.NAME, "limits-off", "naive")
 # A nested page takes naive seconds per request: it is measured once per page size, for the
 # whole duration, in the first round only.
 ONCE_PER_OPERATION = {"naive": (ops.Q2,)}
@@ -125,6 +128,10 @@ class Benchmark:
         self.peak_rss: dict[str, float | None] = {}
         self.references: dict[str, Any] = {}
         self.write_burst: dict[str, Any] | None = None
+        # Ours' answers, which the peer's renamed answers must equal (as must the floor's).
+        self.ours_answers: dict[str, Any] = {}
+        self.peer: dict[str, Any] | None = None
+        self.monitors: list[BackendMonitor] = []
         self.rounds_done = 0
         self.started = time.monotonic()
 
@@ -134,12 +141,36 @@ class Benchmark:
         main, catalogue = data.data_sets(self.options.database_url, ROOT)
         prepared: dict[str, str] = {}
         if not self.options.burst_only:
-            self._run_reads_and_m1(main, catalogue, prepared)
+            self._prepare_peer(main.url)
+            try:
+                self._run_reads_and_m1(main, catalogue, prepared)
+            finally:
+                for monitor in self.monitors:
+                    monitor.close()
         if "ours" in self.options.variants and (
             self.options.burst_only or main.url.startswith("sqlite")
         ):
             self._serve_burst()
         return self._document(main, catalogue, prepared)
+
+    def _prepare_peer(self, database_url: str) -> None:
+        """Install PostGraphile when it is asked for and can run; else drop it, saying why."""
+        if peer.NAME not in self.options.variants:
+            return
+        reason = peer.unavailable(database_url)
+        if reason is None:
+            folder = peer.install(ROOT, log)
+            self.peer = {
+                "name": peer.NAME,
+                "folder": str(folder),
+                "versions": peer.versions(folder),
+                "authentication": "none",
+            }
+            return
+        log(f"{peer.NAME} skipped: {reason}")
+        self.peer = {"name": peer.NAME, "skipped": reason}
+        kept = tuple(v for v in self.options.variants if v != peer.NAME)
+        self.options = replace(self.options, variants=kept)
 
     def _run_reads_and_m1(
         self, main: data.DataSet, catalogue: data.DataSet, prepared: dict[str, str]
@@ -151,6 +182,10 @@ class Benchmark:
                 data_set, ROOT, rebuild=self.options.rebuild, owned=owned
             )
             log(f"data set {data_set.name}: {prepared[data_set.name]}")
+            if data.is_postgres(data_set.url):
+                # The seeder analyses what it loads; a data set reused from before may not be.
+                data.analyze(data_set.url)
+                log(f"data set {data_set.name}: ANALYZE done")
         customer_ids = data.lookup_customer_ids(main.url)
         task_ids = data.mutation_task_ids(main.url)
         if not customer_ids or not task_ids:
@@ -191,14 +226,20 @@ class Benchmark:
     ) -> dict[str, ServerProcess]:
         """Start a server per variant, each on its own port; `stack` stops them all."""
         servers = {}
+        monitor = None
+        if data.is_postgres(data_set.url):
+            monitor = BackendMonitor(data_set.url)
+            self.monitors.append(monitor)
         for variant in variants:
-            server = ServerProcess(
+            process = peer.PostGraphileProcess if variant == peer.NAME else ServerProcess
+            server = process(
                 variant=variant,
-                factory=FACTORIES[variant],
+                factory=FACTORIES.get(variant, variant),
                 database_url=data_set.url,
                 log_path=self.logs / f"{data_set.name}-{variant}.log",
-                app_dir=ROOT,
+                app_dir=peer.install_dir(ROOT) if variant == peer.NAME else ROOT,
                 extra_env=VARIANT_ENVIRONMENT.get(variant, {}),
+                backends=monitor,
             )
             log(f"starting {variant} on {data_set.name} (port {server.port})")
             stack.enter_context(server)
@@ -220,9 +261,10 @@ class Benchmark:
         def update() -> ops.Workload:
             return ops.update_workload(data.task_statuses(main.url, task_ids))
 
+        writers = tuple(v for v in variants if v not in PEER_VARIANTS)
         plans = [
             *(fixed(w, variants) for w in reads),
-            Plan(ops.M1, ops.M1, update, variants),
+            Plan(ops.M1, ops.M1, update, writers),
             *(fixed(w, scaled) for w in scaling),
         ]
         with ExitStack() as stack:
@@ -247,7 +289,10 @@ class Benchmark:
     ) -> dict[str, int]:
         """Check the server's answers against the floor's; the response sizes."""
         variant, headers = server.variant, self._headers(server)
-        sizes = verify_reads(server, reads, headers(), self.references)
+        if variant in PEER_VARIANTS:
+            return self._verify_peer(server, reads)
+        record = self.ours_answers if variant == "ours" else None
+        sizes = verify_reads(server, reads, headers(), self.references, record=record)
         first_task = data.task_statuses(main.url, task_ids[:1])[0]
         sizes[ops.M1] = verify_mutation(server, first_task, headers())
         compared = variant == "floor" or bool(self.references)
@@ -260,6 +305,28 @@ class Benchmark:
             log(f"{variant}: answers match the floor's")
         else:
             log(f"{variant}: answers NOT compared (the floor is not in this run)")
+        return sizes
+
+    def _verify_peer(self, server: ServerProcess, reads: list[ops.Workload]) -> dict[str, int]:
+        """The peer's renamed answers against ours and the floor's (reads only)."""
+        references = {
+            name: answers
+            for name, answers in (("ours", self.ours_answers), ("floor", self.references))
+            if answers
+        }
+        sizes = peer.verify_reads(server, reads, references)
+        self.checks.append(
+            {
+                "data_set": "main",
+                "variant": server.variant,
+                "compared_with_floor": "floor" in references,
+                "compared_with_ours": "ours" in references,
+            }
+        )
+        if references:
+            log(f"{server.variant}: answers match {' and '.join(references)} after renaming")
+        else:
+            log(f"{server.variant}: answers NOT compared (neither ours nor the floor ran)")
         return sizes
 
     def _rounds(
@@ -280,7 +347,10 @@ class Benchmark:
                 server = servers[variant]
                 load = self.load if variant in once else self.round_load
                 started_at = time.monotonic() - self.started
-                result = measure(server, plan.workload, self._headers(server), load)
+                workload = plan.workload
+                if variant in PEER_VARIANTS:
+                    workload = _translated(plan.workload)
+                result = measure(server, workload, self._headers(server), load)
                 result.update(
                     data_set=data_set,
                     response_bytes=sizes[variant].get(result["key"]),
@@ -387,7 +457,13 @@ class Benchmark:
             "tail": self.tails,
             "peak_rss_mib": self.peak_rss,
             "write_burst": self.write_burst,
+            "peer": self.peer,
         }
+
+
+def _translated(workload: Callable[[], ops.Workload]) -> Callable[[], ops.Workload]:
+    """The peer's twin of a plan's workload, built afresh each time like the plan's."""
+    return lambda: peer.translate(workload())
 
 
 def _mib(kib: int | None) -> float | None:

@@ -1,13 +1,15 @@
 """Uvicorn factories of the benchmarked servers: `uvicorn --factory bench.servers:ours`.
 
-Each app variant is the product's own composition root with some features switched off;
-the wrapper here only adds the statement counter and its route, never anything else. The
-settings come from the environment the benchmark sets for the process (bench/processes.py).
+Each app variant is the product's own composition root, `create_app`, given some other
+collaborators (bench/variants.py); the wrapper here only adds the statement counter and its
+route, never anything else. The settings come from the environment the benchmark sets for
+the process (bench/processes.py).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from starlette.applications import Starlette
@@ -22,6 +24,10 @@ from bench.statements import (
     classify,
 )
 
+if TYPE_CHECKING:
+    from bench.variants import Collaborators
+    from config.settings import Settings
+
 # Variant name -> factory attribute of this module, in the order the runner starts them.
 FACTORIES = {
     "floor": "floor",
@@ -33,23 +39,14 @@ FACTORIES = {
 APP_VARIANTS = ("ours", "naive", "features-off", "limits-off")
 
 
-class CompositionRootMissing(RuntimeError):
-    """graph.app.create_app or graph.features.Features is not there (yet)."""
+def _product(variant: Callable[[Settings], Collaborators] | None = None) -> Any:
+    """The product app with the collaborators of `variant` (none: the product's own), plus
+    the statement counter route."""
+    from config.settings import Settings
+    from graph.app import create_app
 
-
-def _product(**features: Any) -> Any:
-    """The product app with the given `Features`, plus the statement counter route."""
-    try:
-        from config.settings import Settings
-        from graph.app import create_app
-        from graph.features import Features
-    except ImportError as error:
-        raise CompositionRootMissing(
-            "bench needs `graph.app.create_app(settings, features=...)` and"
-            f" `graph.features.Features` from the composition root: {error}"
-        ) from error
-    chosen = Features.all_off() if features.pop("all_off", False) else Features(**features)
-    app = create_app(Settings(), features=chosen)
+    settings = Settings()
+    app = create_app(settings, **(variant(settings) if variant is not None else {}))
     count_statements(app, app.state.engine.sync_engine)
     return app
 
@@ -84,18 +81,24 @@ def ours() -> Any:
 
 
 def naive() -> Any:
-    """The same app with batching off: one statement per parent object (N+1)."""
-    return _product(batching=False)
+    """The same app with loaders that do not batch: one statement per parent object (N+1)."""
+    from bench import variants
+
+    return _product(variants.naive)
 
 
 def features_off() -> Any:
-    """The same app with RBAC, audit, limits and masking off (batching on)."""
-    return _product(all_off=True)
+    """The same app without RBAC, audit, limits and error mapping (batching on)."""
+    from bench import variants
+
+    return _product(variants.features_off)
 
 
 def limits_off() -> Any:
-    """The same app with only the limits (depth, cost, size, rate...) off."""
-    return _product(limits=False)
+    """The same app without the limits (depth, cost, size, rate...)."""
+    from bench import variants
+
+    return _product(variants.limits_off)
 
 
 def floor() -> Starlette:

@@ -1,6 +1,11 @@
 """Subscription fan-out on one worker: N idle `taskChanged` subscribers, one mutation.
 
     .venv/bin/python -m bench.subscriptions [--counts 1000 5000 10000] [--port 8590]
+        [--no-deflate]
+
+`--no-deflate` runs uvicorn with `--ws-per-message-deflate false` (and the clients do not
+offer it): permessage-deflate keeps a zlib compressor and decompressor per connection,
+about 50 KB of the memory of an idle subscription (docs/REALTIME.md, Scaling).
 
 For each N it starts a fresh uvicorn worker (SQLite file under var/bench-subscriptions/),
 opens N WebSockets from this process (graphql-transport-ws, one subscription each), then
@@ -50,7 +55,7 @@ def _rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def _start_server(port: int, count: int) -> subprocess.Popen[bytes]:
+def _start_server(port: int, count: int, *, deflate: bool = True) -> subprocess.Popen[bytes]:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     env = {
@@ -96,6 +101,7 @@ def _start_server(port: int, count: int) -> subprocess.Popen[bytes]:
             "--ws",
             "websockets-sansio",
             "--no-access-log",
+            *([] if deflate else ["--ws-per-message-deflate", "false"]),
         ],
         cwd=ROOT,
         env=env,
@@ -121,8 +127,13 @@ async def _token(http: httpx.AsyncClient) -> str:
     raise RuntimeError("server did not start")
 
 
-async def _subscribe(url: str, token: str) -> ClientConnection:
-    socket = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=4)  # type: ignore[list-item]
+async def _subscribe(url: str, token: str, *, deflate: bool = True) -> ClientConnection:
+    socket = await connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_queue=4,
+        compression="deflate" if deflate else None,
+    )
     await socket.send(
         json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
     )
@@ -147,9 +158,9 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def measure(count: int, port: int) -> dict[str, Any]:
+async def measure(count: int, port: int, *, deflate: bool = True) -> dict[str, Any]:
     """One run with `count` subscribers."""
-    server = _start_server(port, count)
+    server = _start_server(port, count, deflate=deflate)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             token = await _token(http)
@@ -159,7 +170,10 @@ async def measure(count: int, port: int) -> dict[str, Any]:
             sockets: list[ClientConnection] = []
             for start in range(0, count, 200):
                 sockets += await asyncio.gather(
-                    *(_subscribe(url, token) for _ in range(min(200, count - start)))
+                    *(
+                        _subscribe(url, token, deflate=deflate)
+                        for _ in range(min(200, count - start))
+                    )
                 )
             await asyncio.sleep(2)  # every subscribe processed, the heap settled
             rss_after = _rss_kb(server.pid)
@@ -182,6 +196,7 @@ async def measure(count: int, port: int) -> dict[str, Any]:
         latencies = [arrived - sent for arrived in arrivals]
         return {
             "subscribers": count,
+            "deflate": deflate,
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             "max_ms": round(max(latencies) * 1000, 1),
@@ -200,9 +215,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--port", type=int, default=8590)
+    parser.add_argument("--no-deflate", action="store_true", help="no permessage-deflate")
     args = parser.parse_args()
     for count in args.counts:
-        print(json.dumps(asyncio.run(measure(count, args.port))), flush=True)
+        result = asyncio.run(measure(count, args.port, deflate=not args.no_deflate))
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,38 @@ def targets(document: dict[str, Any]) -> list[Target]:
                 lambda v: v <= 3 + slack,
             )
         )
-    return checks + burst_targets(document.get("write_burst"))
+    return checks + peer_targets(runs) + burst_targets(document.get("write_burst"))
+
+
+# Issue 12's operations, judged against PostGraphile when it ran.
+PEER_KEYS = (ops.Q1, "Q2@10", ops.Q2, "Q2@100", ops.Q3)
+PEER = "postgraphile"
+TOTAL_CPU = "total_cpu_ms_per_request"
+
+
+def peer_targets(runs: Runs) -> list[Target]:
+    """Issue 12: ours no costlier than PostGraphile (CPU per request, server plus database
+    backends) and at least as fast on every read; none when PostGraphile did not run."""
+    if not any(run["variant"] == PEER for run in runs):
+        return []
+    checks = []
+    for key in PEER_KEYS:
+        ours, other = find(runs, "ours", key), find(runs, PEER, key)
+        checks += [
+            _check(
+                f"{key} CPU/req ours ÷ PostGraphile",
+                "≤ 1",
+                paired(ours, other, TOTAL_CPU),
+                lambda v: v <= 1,
+            ),
+            _check(
+                f"{key} throughput ours ÷ PostGraphile",
+                "≥ 1",
+                paired(ours, other),
+                lambda v: v >= 1,
+            ),
+        ]
+    return checks
 
 
 def burst_targets(write_burst: dict[str, Any] | None) -> list[Target]:

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     subscription_queue_size: int = Field(default=1000, ge=10, le=1_000_000)
     subscription_catch_up_seconds: float = Field(default=5.0, gt=0, le=3600)
     subscription_connection_init_seconds: float = Field(default=10.0, gt=0, le=300)
+    # What carries commit notifications between instances: PostgreSQL NOTIFY, or Redis
+    # pub/sub (needs REDIS_URL).
+    subscription_broker: Literal["postgres", "redis"] = "postgres"
 
     # On SIGTERM, serve this long with readiness 503 before stopping (none in development).
     shutdown_drain_seconds: float = Field(default=5, ge=0, le=300)
@@ -125,6 +128,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _refuse_redis_broker_without_redis(self) -> Settings:
+        if self.subscription_broker == "redis" and not self.redis_url:
+            raise ValueError("SUBSCRIPTION_BROKER=redis needs REDIS_URL")
+        return self
 
     @model_validator(mode="after")
     def _refuse_weak_production_secrets(self) -> Settings:
@@ -162,11 +171,6 @@ class Settings(BaseSettings):
         if self.graphiql_enabled is not None:
             return self.graphiql_enabled
         return not self.is_production
-
-    @property
-    def is_sqlite(self) -> bool:
-        """Whether the database is SQLite (embedded, single machine)."""
-        return self.database_url.startswith("sqlite")
 
 
 @lru_cache(maxsize=1)

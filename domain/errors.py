@@ -97,8 +97,15 @@ class ServiceUnavailable(DomainError):
     code = ErrorCode.SERVICE_UNAVAILABLE
 
 
+class TimedOut(DomainError):
+    """A dependency (the database) gave up on the request's work in time; a smaller one may pass."""
+
+    code = ErrorCode.TIMEOUT
+
+
 class TooManyRequests(DomainError):
-    """The caller is over a limit (of subscriptions, of cost); `details` says which."""
+    """The caller is over a limit (login attempts, subscriptions, cost); `details` says
+    which, and `details["retryAfter"]` how many seconds to wait where waiting helps."""
 
     code = ErrorCode.TOO_MANY_REQUESTS
 

@@ -140,11 +140,12 @@ def _to_json(value: object) -> object:
 
 def encode_cursor(order: Sequence[SortKey], item: Any) -> str:
     """Encode the sort key values and id of `item` as an opaque string."""
-    payload = [
-        order_signature(order),
-        [_to_json(getattr(item, key.field)) for key in order],
-        item.id,
-    ]
+    return encode_cursor_values(order, [getattr(item, key.field) for key in order], item.id)
+
+
+def encode_cursor_values(order: Sequence[SortKey], values: Sequence[object], row_id: int) -> str:
+    """Encode a row's sort key values (in the order of `order`) and id as an opaque string."""
+    payload = [order_signature(order), [_to_json(value) for value in values], row_id]
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

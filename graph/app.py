@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -15,31 +16,32 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
-from audit.access import AccessLogMiddleware, AccessLogWriter
-from audit.capture import set_actor
+from audit.capture import audited_session_factory, set_actor
 from auth.rbac import Principal
 from auth.service import AuthService
 from config.logging import configure_logging
 from config.settings import Settings, get_settings
-from domain.errors import DomainError, ServiceUnavailable, Unauthenticated
-from graph.context import Context
+from domain.errors import DomainError, ServiceUnavailable, TimedOut, Unauthenticated
+from graph.access_log import AccessLogMiddleware
+from graph.compiled.plan import Planner
+from graph.context import Context, Services
 from graph.cutoff import CutOffResponder, ShutdownGuard
-from graph.errors import database_unavailable
-from graph.features import Features
+from graph.dataloaders import LoaderFactory, Loaders
+from graph.endpoint import GraphQLEndpoint
 from graph.http import RequestIdMiddleware, http_error, request_id_of
 from graph.lifecycle import Lifecycle, drain_seconds_for
+from graph.limits import known_cost
 from graph.pages import add_pages
-from graph.schema import build_schema
+from graph.schema import SchemaFactory, build_schema
 from graph.security import SecurityMiddleware
-from graph.subscriptions.connection import Realtime
 from graph.subscriptions.router import RealtimeGraphQLRouter
-from graph.wiring import build_persisted_operations, build_services
+from graph.wiring import build_persisted_operations, build_realtime, build_services
 from observability.wiring import Observability
-from persistence.database import create_engine, create_session_factory
+from persistence.access_log import AccessLogWriter
+from persistence.database import create_engine, on_commit_start
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 if TYPE_CHECKING:
@@ -49,29 +51,43 @@ READINESS_TIMEOUT_SECONDS = 2.0
 
 log = structlog.get_logger("graph.app")
 
+# Sessions on the engine; the product's record every change in the audit log.
+SessionFactory = Callable[[AsyncEngine], async_sessionmaker[AsyncSession]]
+# The writer of the access log (one record per request), or None for no access log.
+AccessLogFactory = Callable[[AsyncEngine], AccessLogWriter]
+PlannerFactory = Callable[[], Planner]
+
 
 def create_app(
     settings: Settings | None = None,
     *,
     engine: AsyncEngine | None = None,
-    features: Features | None = None,
     tracer_provider: TracerProvider | None = None,
+    services: Services | None = None,
+    schema: SchemaFactory = build_schema,
+    loaders: LoaderFactory = Loaders,
+    sessions: SessionFactory = audited_session_factory,
+    access_log: AccessLogFactory | None = AccessLogWriter,
+    planner: PlannerFactory | None = Planner,
 ) -> FastAPI:
-    """Build the app; tests pass their own settings, engine or tracer provider here, the
-    benchmark features."""
+    """Build the app from its collaborators, each the product's unless given.
+
+    Queries take the compiled read path (`graph/compiled/`) unless `planner` is None: the
+    general executor alone is the reference the differential tests compare it with.
+
+    Tests pass their own settings, engine, tracer provider or services; the benchmark builds
+    its variants (bench/variants.py) from the schema, loaders, sessions and access log.
+    """
     settings = settings or get_settings()
-    features = features or Features()
     observability = Observability(settings, tracer_provider=tracer_provider)
     configure_logging(settings, observability.log_processors())
     engine = engine or create_engine(settings)
-    session_factory = create_session_factory(engine)
-    if not features.audit:
-        session_factory.configure(sync_session_class=Session)
+    session_factory = sessions(engine)
 
     lifecycle = Lifecycle()
 
     # Started by the first request; the lifespan writes what is still queued at shutdown.
-    access_writer = AccessLogWriter(engine)
+    access_writer = access_log(engine) if access_log is not None else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -85,9 +101,11 @@ def create_app(
         await lifecycle.settle()
         await realtime.stop()
         # Every queued access record is committed before the pool goes away.
-        await access_writer.drain()
+        if access_writer is not None:
+            await access_writer.drain()
         await engine.dispose()
-        await services.limiter.close()
+        await shared.limiter.close()
+        await shared.auth.throttle.close()
         await persisted.close()
 
     app = FastAPI(
@@ -103,47 +121,57 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory
 
-    services = build_services(settings)
+    shared = services or build_services(settings)
     persisted = build_persisted_operations(settings, session_factory)
     app.state.persisted = persisted
-    app.state.services = services
-    realtime = Realtime(
-        settings, engine, session_factory, services.auth, batch_loads=features.batching
-    )
+    app.state.services = shared
+
+    def unit_of_work() -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(session_factory)
+
+    realtime = build_realtime(settings, engine, unit_of_work, shared.auth, loaders=loaders)
+    # Query plans of the compiled read path, shared by every request (graph/compiled/).
+    plans = planner() if planner is not None else None
+    app.state.planner = plans
     app.state.realtime = realtime
 
-    async def context_getter(request: HTTPConnection) -> AsyncIterator[Context]:
-        if request.scope["type"] == "websocket":
-            async with realtime.context(
-                request, services, check_permissions=features.rbac
-            ) as subscription_context:
-                yield subscription_context
-            return
-        uow = SqlAlchemyUnitOfWork(session_factory)
-        principal, auth_error = await authenticate(services.auth, uow, request)
-        set_actor(
-            uow.session.sync_session,
-            actor_id=principal.user_id if principal else None,
-            request_id=request_id_of(request.scope),
-        )
-        request.scope.setdefault("state", {})["user_id"] = principal.user_id if principal else None
+    @asynccontextmanager
+    async def http_context(request: HTTPConnection) -> AsyncIterator[Context]:
+        """One HTTP request's context: its unit of work, loaders and authenticated caller."""
+        uow = unit_of_work()
+        principal, auth_error = await authenticate(shared.auth, uow, request)
+        request_id = request_id_of(request.scope)
+        user_id = principal.user_id if principal else None
+        set_actor(uow.session.sync_session, actor_id=user_id, request_id=request_id)
+        request.scope.setdefault("state", {})["user_id"] = user_id
         try:
             yield Context(
-                services=services,
+                services=shared,
                 uow=uow,
-                request_id=request_id_of(request.scope),
+                # Built on first use: most operations need none of them.
+                loaders=partial(loaders, uow),
+                request_id=request_id,
                 client_ip=request.client.host if request.client else None,
                 principal=principal,
                 auth_error=auth_error,
-                batch_loads=features.batching,
-                check_permissions=features.rbac,
+                planner=plans,
+                reads=uow.compiled_reads if plans is not None else None,
             )
         finally:
             await uow.close()
 
+    async def context_getter(request: HTTPConnection) -> AsyncIterator[Context]:
+        """The router's context: WebSockets (GET and POST are `GraphQLEndpoint`'s)."""
+        if request.scope["type"] == "websocket":
+            async with realtime.context(request, shared) as subscription_context:
+                yield subscription_context
+            return
+        async with http_context(request) as context:
+            yield context
+
     graphql = RealtimeGraphQLRouter(
         realtime=realtime,
-        schema=build_schema(settings, features, observers=observability.schema_observers()),
+        schema=schema(settings, observers=observability.schema_observers(cost_of=known_cost)),
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.is_graphiql_enabled else None,
         allow_queries_via_get=settings.graphql_get_queries,
@@ -162,7 +190,9 @@ def create_app(
             return response
         return await http_exception_handler(request, error)
 
-    # Innermost: a request cut off at shutdown answers 503 with the usual headers and record.
+    # Innermost: GET and POST /graphql run the view without FastAPI's routing (graph/endpoint).
+    app.add_middleware(GraphQLEndpoint, path="/graphql", view=graphql, open_context=http_context)
+    # Then a request cut off at shutdown answers 503 with the usual headers and record.
     app.add_middleware(CutOffResponder)
     app.add_middleware(
         CORSMiddleware,
@@ -179,15 +209,15 @@ def create_app(
         graphql_path="/graphql",
         hsts=settings.is_production,
     )
-    if features.audit:
+    if access_writer is not None:
         app.state.access_writer = access_writer
         app.add_middleware(AccessLogMiddleware, writer=access_writer, request_id_of=request_id_of)
     app.add_middleware(RequestIdMiddleware)
     # Runs each request in a task of its own, so uvicorn's cancel at the end of the grace
     # reaches a request only through it: one that is committing finishes, the rest roll back.
-    app.add_middleware(ShutdownGuard, lifecycle=lifecycle)
+    app.add_middleware(ShutdownGuard, lifecycle=lifecycle, watch_commits=on_commit_start)
     app.state.observability = observability
-    observability.install(app, engine, is_access_logged=features.audit)
+    observability.install(app, engine, is_access_logged=access_writer is not None)
     return app
 
 
@@ -205,15 +235,15 @@ async def authenticate(
         return await auth.authenticate(uow, token.strip()), None
     except Unauthenticated as error:
         return None, error
-    except Exception as error:
-        unavailable = database_unavailable(error)
-        if unavailable is None:
-            # A bug while loading the caller: answer cleanly, keep the trace in the log.
-            log.exception("authentication failed")
-            return None, ServiceUnavailable("The service is temporarily unavailable; retry later.")
+    except (ServiceUnavailable, TimedOut) as error:
         # Overload or an outage, not a bug: a warning, no stack trace per request.
-        log.warning("authentication could not use the database", error=type(error).__name__)
-        return None, ServiceUnavailable(unavailable[1])
+        cause = error.__cause__ or error
+        log.warning("authentication could not use the database", error=type(cause).__name__)
+        return None, ServiceUnavailable(error.message)
+    except Exception:
+        # A bug while loading the caller: answer cleanly, keep the trace in the log.
+        log.exception("authentication failed")
+        return None, ServiceUnavailable("The service is temporarily unavailable; retry later.")
 
 
 def _add_pages(

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,7 +56,8 @@ _progress: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar(
 )
 
 
-def _mark_committing(_session: Session) -> None:
+def mark_committing() -> None:
+    """The current request's transaction begins its commit: it is let finish at shutdown."""
     progress = _progress.get()
     if progress is not None:
         progress.is_committing = True
@@ -66,13 +66,19 @@ def _mark_committing(_session: Session) -> None:
 class ShutdownGuard:
     """Outside the others: shields a request from uvicorn's cancellation, decides its cut-off."""
 
-    def __init__(self, app: ASGIApp, *, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        lifecycle: Lifecycle,
+        watch_commits: Callable[[Callable[[], None]], None],
+    ) -> None:
         self.app = app
         self.lifecycle = lifecycle
         # Every session, audited or not, reports the start of a commit to its request:
         # first, before the audit rows are written (they are part of the commit).
-        if not event.contains(Session, "before_commit", _mark_committing):
-            event.listen(Session, "before_commit", _mark_committing, insert=True)
+        # `watch_commits` is `persistence.database.on_commit_start`, given by the app.
+        watch_commits(mark_committing)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -16,7 +16,7 @@ from domain.ports import UnitOfWork
 from domain.products.model import Product
 from domain.tasks.model import Task, TaskFilter
 from domain.users.model import User
-from persistence.unit_of_work import SqlAlchemyUnitOfWork
+from graph.ports import RequestUnitOfWork
 
 E = TypeVar("E")
 K = TypeVar("K", bound=Hashable)
@@ -34,9 +34,9 @@ class BatchLoader(DataLoader[K, V]):
     await, which spares graphql-core an awaitable per object.
     """
 
-    def __init__(self, *, batch: bool = True) -> None:
+    def __init__(self) -> None:
         self._futures: dict[Any, Future[V]] = {}
-        super().__init__(batch=batch, cache_map=self._futures)
+        super().__init__(cache_map=self._futures)
 
     def peek(self, key: K) -> V:
         """The loaded value of `key`, or MISSING when it is not loaded (yet)."""
@@ -60,10 +60,8 @@ class BatchLoader(DataLoader[K, V]):
 class _ByIdLoader(BatchLoader[int, E | None], Generic[E]):
     """Entities by primary key; None for keys that do not exist."""
 
-    def __init__(
-        self, fetch: Callable[[Sequence[int]], Awaitable[list[E]]], *, batch: bool = True
-    ) -> None:
-        super().__init__(batch=batch)
+    def __init__(self, fetch: Callable[[Sequence[int]], Awaitable[list[E]]]) -> None:
+        super().__init__()
         self._fetch = fetch
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[E | None]:
@@ -90,10 +88,8 @@ class TaskByIdLoader(_ByIdLoader[Task]):
 class _GroupedLoader(BatchLoader[tuple[int, G], V], Generic[G, V]):
     """Keys are (parent id, arguments); one statement per distinct arguments in a batch."""
 
-    def __init__(
-        self, fetch: Callable[[Sequence[int], G], Awaitable[dict[int, V]]], *, batch: bool = True
-    ) -> None:
-        super().__init__(batch=batch)
+    def __init__(self, fetch: Callable[[Sequence[int], G], Awaitable[dict[int, V]]]) -> None:
+        super().__init__()
         self._fetch = fetch
 
     async def batch_load_fn(self, keys: Sequence[tuple[int, G]]) -> list[V]:
@@ -126,8 +122,8 @@ class TaskCountByProductLoader(_GroupedLoader[None, int]):
 class ProductsByTaskLoader(BatchLoader[int, list[Product]]):
     """Each task's products, ordered by id."""
 
-    def __init__(self, uow: UnitOfWork, *, batch: bool = True) -> None:
-        super().__init__(batch=batch)
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__()
         self._uow = uow
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Product]]:
@@ -138,8 +134,8 @@ class ProductsByTaskLoader(BatchLoader[int, list[Product]]):
 class RolesByUserLoader(BatchLoader[int, list[Role]]):
     """Each user's roles, by name."""
 
-    def __init__(self, identity: IdentityRepository, *, batch: bool = True) -> None:
-        super().__init__(batch=batch)
+    def __init__(self, identity: IdentityRepository) -> None:
+        super().__init__()
         self._identity = identity
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[Role]]:
@@ -148,35 +144,32 @@ class RolesByUserLoader(BatchLoader[int, list[Role]]):
 
 
 class Loaders:
-    """Every loader of one request; built per request so caches never outlive it.
+    """Every loader of one request; built per request so caches never outlive it."""
 
-    With `batch=False` every load runs its own statement: the N+1 baseline the benchmark
-    measures against, never the product.
-    """
-
-    def __init__(self, uow: SqlAlchemyUnitOfWork, *, batch: bool = True) -> None:
+    def __init__(self, uow: RequestUnitOfWork) -> None:
         tasks = uow.tasks
-        self.batch = batch
         # GraphQL nodes already made for this request's rows, keyed by (id, version).
         self.product_nodes: dict[tuple[int, int], Any] = {}
-        self.roles_by_user = RolesByUserLoader(uow.identity, batch=batch)
-        self.product_by_id = ProductByIdLoader(uow.products.get_many, batch=batch)
-        self.customer_by_id = CustomerByIdLoader(uow.customers.get_many, batch=batch)
-        self.user_by_id = UserByIdLoader(uow.users.get_many, batch=batch)
-        self.task_by_id = TaskByIdLoader(tasks.get_many, batch=batch)
-        self.products_by_task = ProductsByTaskLoader(uow, batch=batch)
+        self.roles_by_user = RolesByUserLoader(uow.identity)
+        self.product_by_id = ProductByIdLoader(uow.products.get_many)
+        self.customer_by_id = CustomerByIdLoader(uow.customers.get_many)
+        self.user_by_id = UserByIdLoader(uow.users.get_many)
+        self.task_by_id = TaskByIdLoader(tasks.get_many)
+        self.products_by_task = ProductsByTaskLoader(uow)
         self.tasks_by_customer = TasksByCustomerLoader(
-            lambda ids, args: tasks.pages_by_customer(ids, args[0], args[1]), batch=batch
+            lambda ids, args: tasks.pages_by_customer(ids, args[0], args[1])
         )
-        self.task_count_by_customer = TaskCountByCustomerLoader(
-            tasks.counts_by_customer, batch=batch
-        )
-        self.tasks_by_product = TasksByProductLoader(tasks.pages_by_product, batch=batch)
+        self.task_count_by_customer = TaskCountByCustomerLoader(tasks.counts_by_customer)
+        self.tasks_by_product = TasksByProductLoader(tasks.pages_by_product)
         self.task_count_by_product = TaskCountByProductLoader(
-            lambda ids, _args: tasks.counts_by_product(ids), batch=batch
+            lambda ids, _args: tasks.counts_by_product(ids)
         )
 
     def prime(self, loader: DataLoader[int, Any], entities: Sequence[Any]) -> None:
         """Seed a by-id loader with entities already in hand, saving a round trip."""
         for entity in entities:
             loader.prime(entity.id, entity)
+
+
+# Builds a request's loaders from its unit of work: `Loaders` in the product.
+LoaderFactory = Callable[[RequestUnitOfWork], Loaders]

@@ -13,7 +13,6 @@ from typing import Any
 
 import structlog
 from graphql import GraphQLError
-from sqlalchemy import exc as sa_exc
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import DomainError, ErrorCode
@@ -32,9 +31,8 @@ def camel(name: str) -> str:
 def is_expected(error: GraphQLError) -> bool:
     """Whether the error is a normal outcome rather than a bug."""
     original = error.original_error
+    # Database overload and outages arrive as domain errors too (`persistence.failures`).
     if original is None or isinstance(original, DomainError | GraphQLError):
-        return True
-    if database_unavailable(original) is not None:
         return True
     # Variables that fail to coerce surface as request-level value errors.
     return error.path is None and isinstance(original, ValueError | TypeError)
@@ -104,69 +102,8 @@ def map_error(
         # Request-level failures during execution: variables that do not fit their types.
         code = ErrorCode.BAD_USER_INPUT.value
         return _rebuild(error, error.message, _extensions(error, code, request_id))
-    unavailable = database_unavailable(original)
-    if unavailable is not None:
-        code, message = unavailable
-        return _rebuild(error, message, _extensions(error, code, request_id))
     extensions = _extensions(error, ErrorCode.INTERNAL_SERVER_ERROR.value, request_id)
     return _rebuild(error, MASKED_MESSAGE, extensions)
-
-
-# PostgreSQL SQLSTATEs: statement_timeout cancelled the query; lock_timeout gave up waiting.
-_TIMED_OUT_STATES = {"57014", "55P03"}
-# Shutting down or starting up, too many connections, no such database, login refused.
-_UNREACHABLE_STATES = {"57P01", "57P02", "57P03", "53300", "3D000", "28000", "28P01"}
-# SQLite primary result codes: BUSY, LOCKED, IOERR, FULL, CANTOPEN.
-_SQLITE_UNAVAILABLE = {5, 6, 10, 13, 14}
-
-
-def database_unavailable(original: BaseException | None) -> tuple[str, str] | None:
-    """Overload and outages, not bugs: an exhausted pool, a server-side timeout, a database
-    that cannot be reached or dropped the connection. Every path (reads, writes, login)
-    answers them alike."""
-    if isinstance(original, sa_exc.TimeoutError):
-        return (
-            ErrorCode.SERVICE_UNAVAILABLE.value,
-            "The service is busy; retry in a moment.",
-        )
-    if isinstance(original, sa_exc.DBAPIError):
-        state = getattr(original.orig, "sqlstate", None) or getattr(original.orig, "pgcode", None)
-        if state in _TIMED_OUT_STATES:
-            return (
-                ErrorCode.TIMEOUT.value,
-                "The database took too long to answer; retry with a smaller query.",
-            )
-    if is_connection_failure(original):
-        return (
-            ErrorCode.SERVICE_UNAVAILABLE.value,
-            "The service is temporarily unavailable; retry later.",
-        )
-    return None
-
-
-def is_connection_failure(error: BaseException | None) -> bool:
-    """Whether `error` says the database is out of reach rather than that a statement is wrong.
-
-    asyncpg raises plain `OSError`s (and its own errors, with a SQLSTATE) when it cannot
-    connect; SQLAlchemy marks lost connections as invalidated; SQLite names the file it
-    cannot open, or the lock it cannot get, by its primary result code. A missing table or
-    a bad statement is none of these: that stays a bug, masked and logged.
-    """
-    if isinstance(error, OSError | sa_exc.DisconnectionError):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        if error.connection_invalidated:
-            return True
-        error = error.orig
-        if isinstance(error, OSError):
-            return True
-    state = str(getattr(error, "sqlstate", None) or "")
-    sqlite_code = getattr(error, "sqlite_errorcode", None)
-    return (
-        state.startswith("08")
-        or state in _UNREACHABLE_STATES
-        or (isinstance(sqlite_code, int) and sqlite_code & 0xFF in _SQLITE_UNAVAILABLE)
-    )
 
 
 class ErrorMapping(SchemaExtension):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -27,12 +27,16 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     GraphQLString,
+    OperationType,
     Undefined,
 )
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
+
+if TYPE_CHECKING:
+    from graph.compiled.plan import ReadPlan
 
 # (attribute name, coerce, is non-null) of a plain leaf field; coerce is None for a plain
 # field of object types (an object, or a list of them), which is completed as usual.
@@ -129,6 +133,50 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # A middleware (an extension hooking `resolve`) must see every field: no shortcut.
         has_middleware = manager is not None and bool(getattr(manager, "middlewares", ()))
         self._plans = {} if has_middleware else field_plans(self.schema)
+
+    def execute_collected_root_fields(
+        self,
+        root_type: GraphQLObjectType,
+        root_value: Any,
+        grouped_field_set: Any,
+        serially: bool,
+        new_defer_usages: Any,
+    ) -> Any:
+        """A query the compiled read path covers is answered by its plan (graph/compiled/);
+        everything else, and anything the plan cannot answer, by graphql-core as before."""
+        general = super().execute_collected_root_fields
+        if serially or new_defer_usages or self.operation.operation is not OperationType.QUERY:
+            return general(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+        context = self.context_value
+        planner = getattr(context, "planner", None)
+        reads = getattr(context, "reads", None)
+        principal = getattr(context, "principal", None)
+        if planner is None or reads is None or principal is None or not self._plans:
+            return general(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+        from graph.compiled.plan import readable_modules
+        from graph.compiled.run import run
+
+        plan: ReadPlan | None = planner.plan(
+            self.schema,
+            self.fragments,
+            self.variable_values,
+            self.operation,
+            readable_modules(principal),
+            lambda: grouped_field_set,
+        )
+        if plan is None:
+            return general(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+
+        async def answer() -> Any:
+            data = await run(self, plan, reads, principal)
+            if data is not None:
+                planner.answered += 1
+                return data
+            planner.abandoned += 1
+            result = general(root_type, root_value, grouped_field_set, serially, new_defer_usages)
+            return await result if self.is_awaitable(result) else result
+
+        return answer()
 
     def execute_fields(
         self,

@@ -27,7 +27,6 @@ from graph.persisted.http_cache import cacheable
 if TYPE_CHECKING:
     from graph.persisted.operations import PersistedOperations, Resolution
 
-REQUEST_ID_HEADER = "X-Request-ID"
 # nginx's code for "the client closed the connection first"; what the access log records.
 CLIENT_CLOSED_REQUEST = 499
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -200,6 +199,8 @@ def check_request(data: GraphQLRequestData) -> None:
 # GETs are allowed even when GRAPHQL_GET_QUERIES is off (mutations never are).
 _hash_only_get: ContextVar[bool] = ContextVar("hash_only_get", default=False)
 PERSISTED_STATE_KEY = "persisted"
+# Where `graph.endpoint` leaves the request's sub-response (its context's `response`).
+SUB_RESPONSE_KEY = "graphql_sub_response"
 
 
 @dataclass
@@ -240,6 +241,12 @@ class JSONGraphQLRouter(GraphQLRouter[Any, None]):
         return super().should_render_graphql_ide(request) and not request.query_params.get(
             "extensions"
         )
+
+    async def get_sub_response(self, request: Any) -> Response:
+        """The response resolvers may set a status and headers on: this request's own,
+        left by `graph.endpoint`, else what Strawberry's FastAPI route set."""
+        own = request.scope.get("state", {}).get(SUB_RESPONSE_KEY)
+        return own if isinstance(own, Response) else await super().get_sub_response(request)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         """The self-hosted playground (graph/pages), not Strawberry's page that needs a CDN."""

@@ -12,7 +12,7 @@ from domain.errors import InvalidInput
 from graph.audit.types import access_node, change_node
 from graph.context import Context, Info, context_of
 from graph.customers.types import customer_node
-from graph.permissions import IsAuthenticated, guard, principal_of, require
+from graph.permissions import IsAuthenticated, guard, require, require_user_visible
 from graph.prefetch import customer_loaded
 from graph.products.types import product_node
 from graph.relay import Node, decode_global_id
@@ -54,8 +54,9 @@ class NodeQueries:
         if type_name not in _RESOLVERS:
             raise InvalidInput("Unknown ID type.", fields={"id": "is not the ID of a node"})
         module, fetch, to_node = _RESOLVERS[type_name]
-        # Your own user record is readable without USERS, as through `me`.
-        if not (type_name == "User" and pk == principal_of(info).user_id):
+        if type_name == "User":
+            require_user_visible(info, pk)
+        else:
             require(info, module)
         found = await fetch(context_of(info), pk)
         if found is None:

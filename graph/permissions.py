@@ -29,10 +29,22 @@ def principal_of(info: Info) -> Principal:
 def require(info: Info, module: Module, action: Action = Action.READ) -> Principal:
     """The caller, who must hold `module:action`; FORBIDDEN names the missing permission."""
     principal = principal_of(info)
-    if not principal.can(module, action) and context_of(info).check_permissions:
-        name = permission_name(module, action)
-        raise Forbidden(f"Missing permission {name}.", details={"permission": name})
+    if not principal.can(module, action):
+        raise missing_permission(module, action)
     return principal
+
+
+def missing_permission(module: Module, action: Action = Action.READ) -> Forbidden:
+    """The FORBIDDEN error for a caller without `module:action`, naming the permission."""
+    name = permission_name(module, action)
+    return Forbidden(f"Missing permission {name}.", details={"permission": name})
+
+
+def require_user_visible(info: Info, user_id: int | None) -> None:
+    """USERS read, unless `user_id` is the caller's own: everyone sees their own user, as
+    through `me`."""
+    if user_id != principal_of(info).user_id:
+        require(info, Module.USERS)
 
 
 class IsAuthenticated(BasePermission):
@@ -66,11 +78,10 @@ class CanWrite(BasePermission):
         return True
 
 
-class CanReadOrIsSelf(BasePermission):
-    """READ on a module, or the object is the caller (`source.<attribute>` is their id)."""
+class CanSeeUser(BasePermission):
+    """The user whose id is `source.<attribute>` is visible (`require_user_visible`)."""
 
-    def __init__(self, module: Module, attribute: str) -> None:
-        self.module = module
+    def __init__(self, attribute: str) -> None:
         self.attribute = attribute
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
@@ -78,8 +89,7 @@ class CanReadOrIsSelf(BasePermission):
         ctx = context_of(info)
         if ctx.principal is None and target is not None and target == ctx.session_user_id:
             return True  # the payload of a login or refresh shows the user it logged in
-        if target != principal_of(info).user_id:
-            require(info, self.module)
+        require_user_visible(info, target)
         return True
 
 

@@ -31,6 +31,7 @@ from auth.rbac import Module
 from domain.customers.model import Customer
 from domain.tasks.model import Task
 from graph.context import Info, context_of
+from graph.relay import ConnectionArgs
 from graph.tasks.inputs import task_criteria, task_page
 
 EDGE_NODE: Final = ("edges", "node")
@@ -133,11 +134,10 @@ async def _customers_loaded(
         key = (
             task_criteria(args.get("filter")),
             task_page(
-                first=args.get("first"),
-                after=args.get("after"),
-                last=args.get("last"),
-                before=args.get("before"),
-                order_by=args.get("order_by"),
+                ConnectionArgs(
+                    args.get("first"), args.get("after"), args.get("last"), args.get("before")
+                ),
+                args.get("order_by"),
             ),
         )
         loads.append(loaders.tasks_by_customer.load_many([(c.id, key) for c in customers]))
@@ -186,8 +186,6 @@ async def _quietly(prefetch: Awaitable[None]) -> None:
 
 async def customer_list_loaded(info: Info, customers: Sequence[Customer]) -> None:
     """Prefetch below a root connection of customers."""
-    if not context_of(info).loaders.batch:
-        return
 
     async def prefetch() -> None:
         nodes = fields_at(info, info._raw_info.field_nodes, EDGE_NODE)
@@ -198,8 +196,6 @@ async def customer_list_loaded(info: Info, customers: Sequence[Customer]) -> Non
 
 async def customer_loaded(info: Info, customer: Customer) -> None:
     """Prefetch below one customer fetched by `customer(id:)` or `node(id:)`."""
-    if not context_of(info).loaders.batch:
-        return
 
     async def prefetch() -> None:
         # `node(id:)` is abstract: only fragments on Customer (or Node) apply to a customer.
@@ -211,8 +207,6 @@ async def customer_loaded(info: Info, customer: Customer) -> None:
 
 async def task_list_loaded(info: Info, tasks: Sequence[Task]) -> None:
     """Prefetch below a root connection of tasks."""
-    if not context_of(info).loaders.batch:
-        return
 
     async def prefetch() -> None:
         selections = fields_at(info, info._raw_info.field_nodes, EDGE_NODE)

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("graph.ratelimit")
 
-DEFAULT_REDIS_PREFIX = "taskgraph:ratelimit:"
 TOO_MANY_OPERATIONS = "Too many operations in the last minute; retry in {seconds} seconds."
 COST_BUDGET_SPENT = (
     "The query cost allowed per minute is spent; retry in {seconds} seconds,"
@@ -118,59 +117,6 @@ class MemoryBucketStore:
         return len(self._buckets)
 
 
-# One round trip, atomic: refill from the elapsed time, then take or report the wait.
-# The clock is the Redis server's, so every instance agrees on it. The key expires when
-# the bucket would be full again, which is the same as having no key.
-_TAKE_SCRIPT = """
-local amount = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local rate = tonumber(ARGV[3])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = capacity
-if state[1] and state[2] then
-  local elapsed = math.max(0, now - tonumber(state[2]))
-  tokens = math.min(capacity, tonumber(state[1]) + elapsed * rate)
-end
-if tokens < amount then
-  return tostring((amount - tokens) / rate)
-end
-tokens = tokens - amount
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', string.format('%.6f', now))
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((capacity - tokens) / rate * 1000)))
-return '0'
-"""
-
-
-class RedisBucketStore:
-    """Buckets in Redis hashes, shared by every instance that uses the same prefix."""
-
-    def __init__(self, url: str, *, prefix: str = DEFAULT_REDIS_PREFIX) -> None:
-        from redis.asyncio import Redis
-
-        # Short timeouts: a slow Redis must not hold every request up for long.
-        self._redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self._prefix = prefix
-        self._script = self._redis.register_script(_TAKE_SCRIPT)
-
-    async def take(
-        self, key: str, amount: float, capacity: float, refill_per_second: float
-    ) -> float:
-        """0.0 when `amount` tokens were taken; else the seconds until they are there."""
-        known = _stateless_answer(amount, capacity)
-        if known is not None:
-            return known
-        answer = await self._script(
-            keys=[self._prefix + key], args=[amount, capacity, refill_per_second]
-        )
-        return float(answer)
-
-    async def close(self) -> None:
-        """Release the connection pool."""
-        await self._redis.aclose()
-
-
 class RateLimiter:
     """The two buckets of each caller, sized by the per-minute settings."""
 
@@ -250,8 +196,16 @@ class RateLimit(SchemaExtension):
             limiter, context = found
             wait = await limiter.take_request(caller_key(context))
             if wait:
-                # Raised before parsing, this becomes the operation's only error.
-                raise _refuse(context, wait, TOO_MANY_OPERATIONS)
+                error = _refuse(context, wait, TOO_MANY_OPERATIONS)
+                if getattr(context, "streaming", False):
+                    # A stream (a WebSocket subscription) cannot fail here: the refusal
+                    # becomes its result, which its guard turns into its only error.
+                    self.execution_context.result = GraphQLExecutionResult(
+                        data=None, errors=[error]
+                    )
+                else:
+                    # Raised before parsing, this becomes the operation's only error.
+                    raise error
         yield
 
     async def on_execute(self) -> AsyncIterator[None]:

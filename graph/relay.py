@@ -1,20 +1,24 @@
-"""Relay plumbing: the Node interface, opaque global IDs and generic connections."""
+"""Relay plumbing: the Node interface, opaque global IDs, generic connections and the
+arguments every connection field takes."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import inspect
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import strawberry
 
 from domain.errors import InvalidInput
-from domain.pagination import MAX_ID, Page
+from domain.pagination import MAX_ID, Page, PageRequest, Parser, SortKey
 
 NodeT = TypeVar("NodeT")
 EntityT = TypeVar("EntityT")
+ResolverT = TypeVar("ResolverT", bound=Callable[..., Any])
 
 
 @strawberry.interface
@@ -122,3 +126,80 @@ def build_connection(
         ),
         counter=counter,
     )
+
+
+class ConnectionArgs(NamedTuple):
+    """Relay's `first`, `after`, `last` and `before`, as a connection field received them."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def page(
+        self, order: Sequence[SortKey] = (), fields: Mapping[str, Parser] | None = None
+    ) -> PageRequest:
+        """Validate into a domain page request; `fields` parses each sort field's cursor value."""
+        return PageRequest.build(
+            first=self.first,
+            after=self.after,
+            last=self.last,
+            before=self.before,
+            order=order,
+            fields=fields,
+        )
+
+
+# The GraphQL arguments `connection_args` puts in place of a resolver's `args`, in this order.
+_CONNECTION_PARAMETERS = tuple(
+    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=type_)
+    for name, type_ in (
+        ("first", int | None),
+        ("after", str | None),
+        ("last", int | None),
+        ("before", str | None),
+    )
+)
+
+
+def _packed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs["args"] = ConnectionArgs(
+        kwargs.pop("first", None),
+        kwargs.pop("after", None),
+        kwargs.pop("last", None),
+        kwargs.pop("before", None),
+    )
+    return kwargs
+
+
+def connection_args(resolver: ResolverT) -> ResolverT:
+    """Give a connection field Relay's four page arguments without each resolver spelling
+    them out: the resolver takes `args: ConnectionArgs`, and the field offers `first`,
+    `after`, `last` and `before` in its place.
+
+    Strawberry reads a field's arguments from the resolver's signature, so the wrapper
+    declares them in `__signature__` and packs what it receives into one `ConnectionArgs`.
+    """
+    signature = inspect.signature(resolver)
+    parameters = list(signature.parameters.values())
+    names = [parameter.name for parameter in parameters]
+    if "args" not in names:
+        raise TypeError(f"{resolver.__qualname__} needs a parameter `args: ConnectionArgs`")
+    at = names.index("args")
+    wrapper: Any
+    if inspect.iscoroutinefunction(resolver):
+
+        @functools.wraps(resolver)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await resolver(*args, **_packed(kwargs))
+
+    else:
+
+        @functools.wraps(resolver)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return resolver(*args, **_packed(kwargs))
+
+    wrapper.__signature__ = signature.replace(
+        parameters=[*parameters[:at], *_CONNECTION_PARAMETERS, *parameters[at + 1 :]]
+    )
+    return cast(ResolverT, wrapper)

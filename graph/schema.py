@@ -1,12 +1,17 @@
 """The root schema: each module's queries and mutations, composed, with the limits and
-error handling that the settings ask for."""
+error handling that the settings ask for.
+
+`build_schema` is the product's schema. `assemble_schema` builds one from any `Extensions`,
+which group the cross-cutting extensions by concern, so a composition (the benchmark's
+variants, bench/variants.py) can leave a concern out without knowing the others' order.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import strawberry
 import structlog
@@ -20,22 +25,19 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.permission import PermissionExtension
 from strawberry.schema.config import BatchingConfig, StrawberryConfig
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.base import StrawberryObjectDefinition
 
-from audit.access import AccessLogExtension
 from config.settings import Settings
 from domain.errors import ErrorCode
+from graph.access_log import AccessLogExtension
 from graph.audit.queries import AuditQueries
 from graph.auth.mutations import AuthMutations
 from graph.customers.mutations import CustomerMutations
 from graph.customers.queries import CustomerQueries
 from graph.errors import ErrorMapping, is_expected, map_errors
 from graph.execution import FastExecutionContext
-from graph.features import Features
 from graph.limits import (
     CostAnalysis,
     DocumentSizeLimiter,
@@ -47,7 +49,7 @@ from graph.products.mutations import ProductMutations
 from graph.products.queries import ProductQueries
 from graph.ratelimit import RateLimit
 from graph.scalars import SCALAR_MAP
-from graph.subscriptions.extension import SubscriptionGuard
+from graph.subscriptions.extension import SubscriptionCost, SubscriptionGuard
 from graph.subscriptions.subscriptions import Subscription
 from graph.tasks.mutations import TaskMutations
 from graph.tasks.queries import TaskQueries
@@ -55,6 +57,8 @@ from graph.users.mutations import UserMutations
 from graph.users.queries import UserQueries
 
 log = structlog.get_logger("graph")
+
+ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
 
 
 @strawberry.type
@@ -75,13 +79,11 @@ class Schema(strawberry.Schema):
         *args: Any,
         timeout_seconds: float | None = None,
         hide_suggestions: bool = False,
-        masking: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.timeout_seconds = timeout_seconds
         self.hide_suggestions = hide_suggestions
-        self.masking = masking
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Execute within the time limit, then map any error that escaped the operation hooks."""
@@ -94,14 +96,17 @@ class Schema(strawberry.Schema):
             message = f"The operation ran longer than {self.timeout_seconds:g} seconds."
             error = GraphQLError(message, extensions={"code": ErrorCode.TIMEOUT.value})
             result = ExecutionResult(data=None, errors=[error])
-        if result.errors and self.masking:
-            result.errors = map_errors(
-                result.errors,
-                executing=False,
-                request_id=request_id,
-                hide_suggestions=self.hide_suggestions,
-            )
+        if result.errors:
+            result.errors = self.final_errors(result.errors, request_id)
         return result
+
+    def final_errors(
+        self, errors: list[GraphQLError], request_id: str | None
+    ) -> list[GraphQLError]:
+        """The errors as the client gets them: each with its code and the request id."""
+        return map_errors(
+            errors, executing=False, request_id=request_id, hide_suggestions=self.hide_suggestions
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -149,106 +154,110 @@ class OperationChoice(SchemaExtension):
                 raise AmbiguousOperation(None)
 
 
-def _extensions(
-    settings: Settings, features: Features, observers: Sequence[Callable[[], SchemaExtension]]
-) -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
-    # Observers first: their operation hook wraps every other extension's.
-    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        *observers,
-        OperationChoice,
+@dataclass(frozen=True, slots=True)
+class Extensions:
+    """A schema's cross-cutting extensions, by concern.
+
+    `assemble_schema` runs them in the order of these fields, around its own (operation
+    choice, the parser and validation caches, the subscription guard), so each concern keeps
+    its place whether or not another is there: a hook of an earlier extension wraps the same
+    hook of a later one.
+    """
+
+    # Metrics and traces: first, so their operation hook wraps every other extension's.
+    observers: Sequence[ExtensionFactory] = ()
+    access_log: Sequence[ExtensionFactory] = ()
+    # Checked on the raw text, before the parser (and its cache) sees it.
+    parse_limits: Sequence[ExtensionFactory] = ()
+    error_mapping: Sequence[ExtensionFactory] = ()
+    # Validation rules, then the cost and rate limits, before any resolver runs.
+    operation_limits: Sequence[ExtensionFactory] = ()
+
+
+def product_extensions(
+    settings: Settings, *, observers: Sequence[ExtensionFactory] = ()
+) -> Extensions:
+    """The product's extensions: access log, limits, rate limits and error mapping, as
+    `settings` configure them, plus the app's operation-level `observers`."""
+    # The rule classes are built once: the validation cache is keyed by the rules, so
+    # classes made afresh for every request would make every validation a miss.
+    rules = [
+        depth_rule(settings.graphql_max_depth),
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+        directive_count_rule(settings.graphql_max_directives),
     ]
-    if features.audit:
-        extensions.append(lambda: AccessLogExtension(log_variables=settings.audit_log_variables))
-    if features.limits:
-        # The size check runs before the parser, the others before validation completes.
-        extensions += [
+    estimate = settings.graphql_list_cost_estimate
+    return Extensions(
+        observers=observers,
+        access_log=[lambda: AccessLogExtension(log_variables=settings.audit_log_variables)],
+        parse_limits=[
             lambda: DocumentSizeLimiter(settings.graphql_max_document_chars),
             lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        ]
-    if features.masking:
-        extensions.append(lambda: ErrorMapping(hide_suggestions=settings.is_production))
-    extensions += [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
-    if features.limits:
-        # The rule classes are built once: the validation cache is keyed by the rules, so
-        # classes made afresh for every request would make every validation a miss.
-        rules = [
-            depth_rule(settings.graphql_max_depth),
-            *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
-            directive_count_rule(settings.graphql_max_directives),
-        ]
-        extensions += [
+        ],
+        error_mapping=[lambda: ErrorMapping(hide_suggestions=settings.is_production)],
+        operation_limits=[
             lambda: AddValidationRules(rules),
-            lambda: CostAnalysis(settings.graphql_max_cost, settings.graphql_list_cost_estimate),
+            lambda: CostAnalysis(settings.graphql_max_cost, estimate),
             # After CostAnalysis, so an operation over the cost limit takes nothing from the bucket.
-            lambda: RateLimit(settings.graphql_list_cost_estimate),
-        ]
-    # Last, so that it sees what the cost and rate limits decided.
-    extensions.append(
-        lambda: SubscriptionGuard(
-            list_estimate=settings.graphql_list_cost_estimate, limits=features.limits
-        )
+            lambda: RateLimit(estimate),
+            # What each event of a subscription will charge, once the checks above let it through.
+            lambda: SubscriptionCost(estimate),
+        ],
     )
+
+
+def _ordered(settings: Settings, extensions: Extensions) -> list[ExtensionFactory]:
+    ordered: list[ExtensionFactory] = [
+        *extensions.observers,
+        OperationChoice,
+        *extensions.access_log,
+        *extensions.parse_limits,
+        *extensions.error_mapping,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        *extensions.operation_limits,
+        # Last, so that it sees what the cost and rate limits decided.
+        SubscriptionGuard,
+    ]
     if settings.is_production:
-        extensions.append(DisableIntrospection)
-    return extensions
+        ordered.append(DisableIntrospection)
+    return ordered
 
 
-@contextmanager
-def _permissions_stripped(schema: Schema) -> Iterator[None]:
-    """While open, no field of `schema`'s types carries a permission extension.
-
-    Strawberry bakes field extensions into the resolvers when a schema is built, so a schema
-    built inside this block checks no permissions; the fields get theirs back on exit.
-    """
-    saved = []
-    for concrete in schema.schema_converter.type_map.values():
-        if not isinstance(concrete.definition, StrawberryObjectDefinition):
-            continue
-        for field in concrete.definition.fields:
-            kept = [e for e in field.extensions if not isinstance(e, PermissionExtension)]
-            if len(kept) != len(field.extensions):
-                saved.append((field, field.extensions))
-                field.extensions = kept
-    try:
-        yield
-    finally:
-        for field, extensions in saved:
-            field.extensions = extensions
-
-
-def build_schema(
-    settings: Settings,
-    features: Features | None = None,
-    *,
-    observers: Sequence[Callable[[], SchemaExtension]] = (),
+def assemble_schema(
+    settings: Settings, extensions: Extensions, *, schema_class: type[Schema] = Schema
 ) -> Schema:
-    """The schema with the limits, batching and production switches of `settings`, and the
-    operation-level `observers` (metrics, traces) of the app."""
-    features = features or Features()
+    """A schema of the product's types with `extensions` and the time limit, batching and
+    production switches of `settings`."""
     batching = (
         BatchingConfig(max_operations=settings.graphql_max_batch)
         if settings.graphql_max_batch
         else None
     )
+    return schema_class(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
+        extensions=_ordered(settings, extensions),
+        execution_context_class=FastExecutionContext,
+        timeout_seconds=settings.graphql_timeout_seconds,
+        hide_suggestions=settings.is_production,
+    )
 
-    def build() -> Schema:
-        return Schema(
-            query=Query,
-            mutation=Mutation,
-            subscription=Subscription,
-            config=StrawberryConfig(scalar_map=SCALAR_MAP, batching_config=batching),
-            extensions=_extensions(settings, features, observers),
-            execution_context_class=FastExecutionContext,
-            timeout_seconds=settings.graphql_timeout_seconds,
-            hide_suggestions=settings.is_production,
-            masking=features.masking,
-        )
 
-    built = build()
-    if features.rbac:
-        return built
-    with _permissions_stripped(built):
-        return build()
+def build_schema(settings: Settings, *, observers: Sequence[ExtensionFactory] = ()) -> Schema:
+    """The product's schema for `settings`, with the app's operation-level `observers`
+    (metrics, traces)."""
+    return assemble_schema(settings, product_extensions(settings, observers=observers))
+
+
+class SchemaFactory(Protocol):
+    """What `create_app` builds its schema with; `build_schema` is the product's."""
+
+    def __call__(
+        self, settings: Settings, *, observers: Sequence[ExtensionFactory] = ()
+    ) -> Schema: ...
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth.admin import UserAdmin
 from auth.passwords import PasswordHasher
@@ -17,15 +19,17 @@ from auth.throttle import (
 from auth.tokens import TokenCodec, TokenConfig
 from config.settings import Settings
 from graph.context import Services
+from graph.dataloaders import LoaderFactory
 from graph.persisted.operations import PersistedOperations
-from graph.persisted.stores import (
-    CachedTrustedDocuments,
-    DocumentStore,
-    MemoryDocumentStore,
-    RedisDocumentStore,
-)
-from graph.ratelimit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
+from graph.persisted.stores import CachedTrustedDocuments, DocumentStore, MemoryDocumentStore
+from graph.ports import UnitOfWorkFactory
+from graph.ratelimit import BucketStore, MemoryBucketStore, RateLimiter
+from graph.subscriptions.connection import Realtime
+from persistence.redis_stores import RedisBucketStore, RedisDocumentStore
 from persistence.trusted_documents import SqlTrustedDocuments
+from realtime.brokers import listener_for
+from realtime.hub import ChangeHub
+from realtime.notify import listen_locally
 
 
 def token_config(settings: Settings) -> TokenConfig:
@@ -89,4 +93,27 @@ def build_persisted_operations(
         trusted=trusted,
         automatic=settings.graphql_persisted_queries,
         trusted_mode=settings.graphql_trusted_documents,
+    )
+
+
+def build_realtime(
+    settings: Settings,
+    engine: AsyncEngine,
+    unit_of_work: UnitOfWorkFactory,
+    auth: AuthService,
+    *,
+    loaders: LoaderFactory,
+) -> Realtime:
+    """Subscriptions on `engine`: the change hub, this process's commit notifications and,
+    the broker listener that hears every other instance's (docs/REALTIME.md)."""
+    return Realtime(
+        settings,
+        hub=ChangeHub(engine, catch_up_seconds=settings.subscription_catch_up_seconds),
+        listen_locally=partial(listen_locally, engine.sync_engine),
+        listener=listener_for(
+            settings, engine.dialect.name, partial(listen_locally, engine.sync_engine)
+        ),
+        unit_of_work=unit_of_work,
+        auth=auth,
+        loaders=loaders,
     )

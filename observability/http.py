@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +23,22 @@ _TOO_MANY = ErrorCode.TOO_MANY_REQUESTS.value
 _UNAUTHENTICATED = ErrorCode.UNAUTHENTICATED.value
 
 
-def _errors(body: bytes) -> list[dict[str, object]]:
+@dataclass(slots=True)
+class CapturedResponse:
+    """What a middleware saw of the response it passed on: the status and the whole body."""
+
+    status: int = 500  # what the client gets when the app fails before answering
+    body: bytearray = field(default_factory=bytearray)
+
+    def record(self, message: Message) -> None:
+        """Note a message on its way to the client."""
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+
+def response_errors(body: bytes) -> list[object]:
     """The `errors` entries of a GraphQL response body (or of each result of a batch)."""
     if b'"errors"' not in body:
         return []
@@ -30,11 +46,16 @@ def _errors(body: bytes) -> list[dict[str, object]]:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return []
-    found: list[dict[str, object]] = []
+    found: list[object] = []
     for result in parsed if isinstance(parsed, list) else [parsed]:
         if isinstance(result, dict):
-            found.extend(e for e in result.get("errors") or [] if isinstance(e, dict))
+            found.extend(result.get("errors") or [])
     return found
+
+
+def _errors(body: bytes) -> list[dict[str, object]]:
+    """The well-formed `errors` entries of a GraphQL response body."""
+    return [error for error in response_errors(body) if isinstance(error, dict)]
 
 
 def record_errors(errors: list[dict[str, object]]) -> None:
@@ -74,23 +95,21 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         tally = start_tally()
-        status = 500
-        body = bytearray()
+        response = CapturedResponse()
         answered_at: float | None = None
 
         async def measuring_send(message: Message) -> None:
-            nonlocal status, answered_at
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-                if not message.get("more_body", False):
-                    await send(message)
-                    answered_at = self._answered(started, status, bytes(body), tally.count)
-                    tally.is_open = False
-                    if self.is_access_logged:
-                        metrics.ACCESS_LOG_PENDING.inc()
-                    return
+            nonlocal answered_at
+            response.record(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                await send(message)
+                answered_at = self._answered(
+                    started, response.status, bytes(response.body), tally.count
+                )
+                tally.is_open = False
+                if self.is_access_logged:
+                    metrics.ACCESS_LOG_PENDING.inc()
+                return
             await send(message)
 
         try:
@@ -98,7 +117,7 @@ class MetricsMiddleware:
         finally:
             if answered_at is None:
                 # No complete response (the client left, or an error escaped): still count it.
-                self._answered(started, status, bytes(body), tally.count)
+                self._answered(started, response.status, bytes(response.body), tally.count)
             elif self.is_access_logged:
                 metrics.ACCESS_LOG_WRITE.observe(time.perf_counter() - answered_at)
                 metrics.ACCESS_LOG_PENDING.dec()

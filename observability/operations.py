@@ -9,7 +9,7 @@ includes the limits and the rate limit, and its errors are already mapped when i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -17,7 +17,6 @@ from graphql import OperationDefinitionNode
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from strawberry.extensions import SchemaExtension
 
-from graph.limits import known_cost
 from observability import metrics
 
 
@@ -38,8 +37,16 @@ def _operation_type(ctx: Any) -> str | None:
 class OperationObserver(SchemaExtension):
     """Counts and times each operation by type and bounded name; spans it when tracing."""
 
-    def __init__(self, *, names: metrics.OperationNames, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        names: metrics.OperationNames,
+        cost_of: Callable[[Any], int | None],
+        tracer: Tracer | None = None,
+    ) -> None:
         self.names = names
+        # The GraphQL layer prices operations; it says how to read the price back.
+        self.cost_of = cost_of
         self.tracer = tracer
 
     def on_operation(self) -> Iterator[None]:
@@ -61,7 +68,7 @@ class OperationObserver(SchemaExtension):
         operation_type = metrics.operation_type_label(_operation_type(ctx))
         is_valid = ctx.graphql_document is not None and not ctx.pre_execution_errors
         name = self.names.label(ctx.operation_name, is_valid=is_valid)
-        cost = known_cost(ctx)
+        cost = self.cost_of(ctx)
         metrics.OPERATIONS.labels(operation_type, name).inc()
         metrics.OPERATION_LATENCY.labels(operation_type, name).observe(seconds)
         if cost is not None:

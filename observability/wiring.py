@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -59,11 +60,14 @@ class Observability:
         """
         return [add_trace_ids]
 
-    def schema_observers(self) -> list[Callable[[], SchemaExtension]]:
-        """The operation-level extension, when there is anything to observe."""
+    def schema_observers(
+        self, *, cost_of: Callable[[Any], int | None]
+    ) -> list[Callable[[], SchemaExtension]]:
+        """The operation-level extension, when there is anything to observe; `cost_of` reads
+        an operation's price from its execution context (`graph.limits.known_cost`)."""
         if not (self.has_metrics or self.has_tracing):
             return []
-        return [lambda: OperationObserver(names=self.names, tracer=self.tracer)]
+        return [lambda: OperationObserver(names=self.names, cost_of=cost_of, tracer=self.tracer)]
 
     def install(self, app: FastAPI, engine: AsyncEngine, *, is_access_logged: bool) -> None:
         """Add the middleware (outermost, so it sees the access log's wait) and `/metrics`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from audit.capture import AuditedSession
 from config.settings import Settings
 
 sql_log = structlog.get_logger("sql")
+
+# Called when any session, audited or not, begins a commit (`on_commit_start`).
+_commit_watchers: list[Callable[[], None]] = []
 
 
 def is_memory_sqlite(url: str) -> bool:
@@ -89,8 +93,29 @@ def _log_statement(
     sql_log.info("sql", statement=statement, many=executemany)
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Audited sessions that keep loaded values after commit, so payloads need no reload."""
+def create_session_factory(
+    engine: AsyncEngine, *, session_class: type[Session]
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded values after commit, so payloads need no reload.
+
+    The caller names the session class: the composition root passes
+    `audit.capture.AuditedSession`, whose hooks write the change records. There is no
+    default, so no caller loses the audit trail by forgetting it.
+    """
     return async_sessionmaker(
-        engine, expire_on_commit=False, autoflush=False, sync_session_class=AuditedSession
+        engine, expire_on_commit=False, autoflush=False, sync_session_class=session_class
     )
+
+
+def on_commit_start(watcher: Callable[[], None]) -> None:
+    """Call `watcher()` whenever a session begins a commit, before the commit's other hooks
+    (so before the audit rows are written: they are part of the commit). Idempotent."""
+    if watcher not in _commit_watchers:
+        _commit_watchers.append(watcher)
+    if not event.contains(Session, "before_commit", _commit_started):
+        event.listen(Session, "before_commit", _commit_started, insert=True)
+
+
+def _commit_started(_session: Session) -> None:
+    for watcher in _commit_watchers:
+        watcher()

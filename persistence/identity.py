@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, Select, Table, delete, exists, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from auth.ports import Credentials, PrincipalRecord, RefreshRecord, Role
 from auth.rbac import Action, Grant, Module
 from domain.users.model import User
-from persistence.gate import SessionGate
+from persistence.gate import GatedAdapter
 from persistence.models import (
     RefreshTokenModel,
     RevokedTokenModel,
@@ -54,6 +65,31 @@ _REFRESH_COLUMNS = (
 )
 
 
+# Every request loads its caller with this statement, so it is built once, with bound
+# parameters: its compiled form is cached per engine, and no request builds or compiles it.
+_PRINCIPAL: Final[Select[Any]] = (
+    select(
+        users_t.c.id,
+        users_t.c.email,
+        users_t.c.is_active,
+        users_t.c.is_superuser,
+        users_t.c.tokens_valid_after,
+        exists().where(revoked_t.c.jti == bindparam("jti")).label("revoked"),
+        grants_t.c.module,
+        grants_t.c.can_create,
+        grants_t.c.can_update,
+        grants_t.c.can_delete,
+    )
+    .select_from(users_t)
+    .outerjoin(user_roles_t, user_roles_t.c.user_id == users_t.c.id)
+    .outerjoin(grants_t, grants_t.c.role_id == user_roles_t.c.role_id)
+    .where(users_t.c.id == bindparam("user_id"))
+)
+
+
+# A grant row maps to one immutable `Grant`; there are few distinct rows, and every
+# request reads its caller's.
+@lru_cache(maxsize=256)
 def _grant(module: str, can_create: bool, can_update: bool, can_delete: bool) -> Grant:
     actions = {
         action
@@ -89,21 +125,11 @@ def _user(obj: UserModel) -> User:
     )
 
 
-class SqlAlchemyIdentityRepository:
+class SqlAlchemyIdentityRepository(GatedAdapter):
     """Implements `auth.ports.IdentityRepository` on one request's session."""
 
-    def __init__(self, session: AsyncSession, lock: SessionGate) -> None:
-        self._session = session
-        self._lock = lock
-
-    async def _rows(self, stmt: Any) -> Sequence[Any]:
-        async def fetch() -> Sequence[Any]:
-            return (await self._session.execute(stmt)).all()
-
-        return await self._lock.run(fetch)
-
     async def _exists(self, condition: ColumnElement[bool]) -> bool:
-        async with self._lock:
+        async with self._gate:
             return bool((await self._session.execute(select(exists().where(condition)))).scalar())
 
     # ------------------------------------------------------------------ credentials
@@ -118,7 +144,7 @@ class SqlAlchemyIdentityRepository:
 
     async def set_password_hash(self, user_id: int, password_hash: str, /) -> None:
         """Store a new password hash."""
-        async with self._lock:
+        async with self._gate:
             user = await self._session.get(UserModel, user_id)
             if user is not None:
                 user.password_hash = password_hash
@@ -126,26 +152,15 @@ class SqlAlchemyIdentityRepository:
 
     async def load_principal(self, user_id: int, jti: str, /) -> PrincipalRecord | None:
         """The user, their grants and whether `jti` was revoked, in one statement."""
-        revoked = exists().where(revoked_t.c.jti == jti)
-        stmt: Select[Any] = (
-            select(
-                users_t.c.id,
-                users_t.c.email,
-                users_t.c.is_active,
-                users_t.c.is_superuser,
-                users_t.c.tokens_valid_after,
-                revoked.label("revoked"),
-                grants_t.c.module,
-                grants_t.c.can_create,
-                grants_t.c.can_update,
-                grants_t.c.can_delete,
-            )
-            .select_from(users_t)
-            .outerjoin(user_roles_t, user_roles_t.c.user_id == users_t.c.id)
-            .outerjoin(grants_t, grants_t.c.role_id == user_roles_t.c.role_id)
-            .where(users_t.c.id == user_id)
-        )
-        rows = await self._rows(stmt)
+        parameters = {"user_id": user_id, "jti": jti}
+
+        async def fetch() -> Sequence[Any]:
+            # A Core read on the session's own connection (and transaction): no ORM step.
+            connection = await self._session.connection()
+            rows: Sequence[Any] = (await connection.execute(_PRINCIPAL, parameters)).all()
+            return rows
+
+        rows = await self._gate.run(fetch)
         if not rows:
             return None
         first = rows[0]
@@ -172,7 +187,7 @@ class SqlAlchemyIdentityRepository:
         expires_at: datetime,
     ) -> None:
         """Store a new refresh token's hash."""
-        async with self._lock:
+        async with self._gate:
             await self._session.execute(
                 insert(refresh_t).values(
                     user_id=user_id,
@@ -213,7 +228,7 @@ class SqlAlchemyIdentityRepository:
             .where(refresh_t.c.family_id == family_id, refresh_t.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        async with self._lock:
+        async with self._gate:
             result = await self._session.execute(stmt)
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -221,14 +236,14 @@ class SqlAlchemyIdentityRepository:
         """Blacklist an access token until it would expire anyway."""
         if await self._exists(revoked_t.c.jti == jti):
             return
-        async with self._lock:
+        async with self._gate:
             await self._session.execute(insert(revoked_t).values(jti=jti, expires_at=expires_at))
 
     async def invalidate_tokens(self, user_ids: Sequence[int], now: datetime, /) -> None:
         """Refuse every token issued to these users before `now`."""
         if not user_ids:
             return
-        async with self._lock:
+        async with self._gate:
             users = await self._session.scalars(
                 select(UserModel).where(UserModel.id.in_(set(user_ids)))
             )
@@ -243,7 +258,7 @@ class SqlAlchemyIdentityRepository:
 
     async def prune_expired(self, now: datetime, /) -> int:
         """Delete token rows that can no longer matter; returns how many."""
-        async with self._lock:
+        async with self._gate:
             spent = await self._session.execute(
                 delete(refresh_t).where(refresh_t.c.expires_at <= now)
             )
@@ -269,14 +284,14 @@ class SqlAlchemyIdentityRepository:
             is_superuser=is_superuser,
             is_active=True,
         )
-        async with self._lock:
+        async with self._gate:
             self._session.add(user)
             await self._session.flush()
         return _user(user)
 
     async def update_user(self, user_id: int, values: Mapping[str, object], /) -> User:
         """Apply changed values to a user."""
-        async with self._lock:
+        async with self._gate:
             user = await self._session.get(UserModel, user_id)
             if user is None:  # pragma: no cover - the service checks existence first
                 raise LookupError(user_id)
@@ -369,7 +384,7 @@ class SqlAlchemyIdentityRepository:
     ) -> Role:
         """Insert a role with its grants."""
         role = RoleModel(name=name, description=description)
-        async with self._lock:
+        async with self._gate:
             self._session.add(role)
             await self._session.flush()
             self._session.add_all(_grant_row(role.id, grant) for grant in grants)
@@ -381,7 +396,7 @@ class SqlAlchemyIdentityRepository:
         self, role_id: int, values: Mapping[str, object], grants: Sequence[Grant] | None, /
     ) -> Role:
         """Apply changed values; given grants replace the role's set."""
-        async with self._lock:
+        async with self._gate:
             role = await self._session.get(RoleModel, role_id)
             if role is None:  # pragma: no cover - the service checks existence first
                 raise LookupError(role_id)
@@ -402,7 +417,7 @@ class SqlAlchemyIdentityRepository:
 
     async def delete_role(self, role_id: int, /) -> None:
         """Delete a role, its grants and its assignments, each through the ORM."""
-        async with self._lock:
+        async with self._gate:
             for model in (UserRoleModel, RoleGrantModel):
                 rows = await self._session.scalars(select(model).where(model.role_id == role_id))
                 for row in rows:
@@ -426,7 +441,7 @@ class SqlAlchemyIdentityRepository:
 
     async def assign(self, user_id: int, role_id: int, /) -> bool:
         """Give a user a role; False when they already had it."""
-        async with self._lock:
+        async with self._gate:
             if await self._session.get(UserRoleModel, (user_id, role_id)) is not None:
                 return False
             self._session.add(UserRoleModel(user_id=user_id, role_id=role_id))
@@ -435,7 +450,7 @@ class SqlAlchemyIdentityRepository:
 
     async def unassign(self, user_id: int, role_id: int, /) -> bool:
         """Take a role from a user; False when they did not have it."""
-        async with self._lock:
+        async with self._gate:
             link = await self._session.get(UserRoleModel, (user_id, role_id))
             if link is None:
                 return False

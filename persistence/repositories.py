@@ -16,7 +16,7 @@ from domain.pagination import Page, PageRequest
 from domain.products.model import NewProduct, Product, ProductFilter
 from domain.tasks.model import NewTask, Task, TaskFilter
 from domain.users.model import User
-from persistence.gate import SessionGate
+from persistence.gate import GatedAdapter, SessionGate
 from persistence.keyset import Sortable, group_pages, paged, to_page, windowed
 from persistence.models import (
     Base,
@@ -52,17 +52,16 @@ def _contains(column: ColumnElement[Any], term: str) -> ColumnElement[bool]:
     return column.icontains(term, autoescape=True)
 
 
-class _Repository(Generic[E, M]):
+class _Repository(GatedAdapter, Generic[E, M]):
     """Shared plumbing: one session, serialised, and entity mapping."""
 
     entity: type[E]
     model: type[M]
     table: Any
 
-    def __init__(self, session: AsyncSession, lock: SessionGate) -> None:
-        self._session = session
+    def __init__(self, session: AsyncSession, gate: SessionGate) -> None:
         # One session must not run two statements at once; loaders would otherwise race.
-        self._lock = lock
+        super().__init__(session, gate)
         self._columns = _columns(self.entity, self.table)
         # The session's identity map holds objects weakly, so a loaded row would be
         # dropped as soon as it is mapped to an entity, and `_update` would re-read it
@@ -75,21 +74,14 @@ class _Repository(Generic[E, M]):
     def _from_model(self, obj: M) -> E:
         return self.entity(*[getattr(obj, f.name) for f in fields(self.entity)])  # type: ignore[arg-type]
 
-    async def _rows(self, stmt: Select[Any]) -> Sequence[Any]:
-        async def fetch() -> Sequence[Any]:
-            rows: Sequence[Any] = (await self._session.execute(stmt)).all()
-            return rows
-
-        return await self._lock.run(fetch)
-
     async def _scalar(self, stmt: Select[Any]) -> Any:
         async def fetch() -> Any:
             return (await self._session.execute(stmt)).scalar_one()
 
-        return await self._lock.run(fetch)
+        return await self._gate.run(fetch)
 
     async def _load(self, pk: int, *, for_update: bool = False) -> M | None:
-        async with self._lock:
+        async with self._gate:
             if for_update:
                 # Waits for a concurrent writer of the row, then reads what it committed.
                 obj = await self._session.get(
@@ -129,13 +121,13 @@ class _Repository(Generic[E, M]):
 
     async def _add(self, values: Mapping[str, Any]) -> E:
         obj = self.model(**values)
-        async with self._lock:
+        async with self._gate:
             self._session.add(obj)
             await self._session.flush()
         return self._from_model(obj)
 
     async def _update(self, pk: int, values: Mapping[str, object]) -> M:
-        async with self._lock:
+        async with self._gate:
             obj = await self._session.get(self.model, pk)
             if obj is None:  # pragma: no cover - services check existence first
                 raise LookupError(pk)
@@ -151,7 +143,7 @@ class _Repository(Generic[E, M]):
 
     async def delete(self, pk: int) -> None:
         """Delete one row through the ORM."""
-        async with self._lock:
+        async with self._gate:
             obj = await self._session.get(self.model, pk)
             if obj is not None:
                 await self._session.delete(obj)
@@ -428,7 +420,7 @@ class SqlAlchemyTaskRepository(_Repository[Task, TaskModel]):
             links.c.product_id,
             *(null().cast(column.type) for column in columns[1:]),
         )
-        rows = await self._rows(union_all(product_rows, link_rows))  # type: ignore[arg-type]
+        rows = await self._rows(union_all(product_rows, link_rows))
         products = {row[1]: Product(*row[1:]) for row in rows if row[0] is None}
         result: dict[int, list[Product]] = {tid: [] for tid in task_ids}
         for row in rows:
@@ -456,21 +448,21 @@ class SqlAlchemyTaskRepository(_Repository[Task, TaskModel]):
         return created
 
     async def _link(self, task_id: int, product_ids: Sequence[int]) -> None:
-        async with self._lock:
+        async with self._gate:
             self._session.add_all(
                 TaskProductModel(task_id=task_id, product_id=pid) for pid in product_ids
             )
             await self._session.flush()
 
     async def _linked(self, task_id: int) -> list[TaskProductModel]:
-        async with self._lock:
+        async with self._gate:
             result = await self._session.scalars(
                 select(TaskProductModel).where(TaskProductModel.task_id == task_id)
             )
             return list(result)
 
     async def _unlink(self, links: Sequence[TaskProductModel]) -> None:
-        async with self._lock:
+        async with self._gate:
             for link in links:
                 await self._session.delete(link)
             await self._session.flush()

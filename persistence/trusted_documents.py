@@ -8,22 +8,13 @@ not seen yet.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.documents import TrustedDocument
+from persistence.failures import translated
 from persistence.models import TrustedDocumentModel
-
-
-@dataclass(frozen=True, slots=True)
-class TrustedDocument:
-    """One registered document, keyed by the SHA-256 (hex) of its exact text."""
-
-    sha256: str
-    document: str
-    operation_name: str | None = None
-    source: str | None = None
 
 
 class SqlTrustedDocuments:
@@ -34,11 +25,12 @@ class SqlTrustedDocuments:
 
     async def get(self, sha256: str) -> str | None:
         """The document registered under `sha256`, or None."""
-        async with self._session_factory() as session:
-            statement = select(TrustedDocumentModel.document).where(
-                TrustedDocumentModel.sha256 == sha256
-            )
-            return (await session.execute(statement)).scalar_one_or_none()
+        statement = select(TrustedDocumentModel.document).where(
+            TrustedDocumentModel.sha256 == sha256
+        )
+        with translated():
+            async with self._session_factory() as session:
+                return (await session.execute(statement)).scalar_one_or_none()
 
     async def add(self, documents: Iterable[TrustedDocument]) -> list[TrustedDocument]:
         """Register the documents not registered yet, in one transaction; returns those added."""

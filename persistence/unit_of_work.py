@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import cached_property
 from types import TracebackType
-from typing import Self
+from typing import Final, Self
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from audit.queries import AuditReader
 from domain.errors import Conflict
+from persistence.audit_log import SqlAlchemyAuditReader
+from persistence.compiled_reads import SqlAlchemyCompiledReads
 from persistence.gate import SessionGate
 from persistence.identity import SqlAlchemyIdentityRepository
 from persistence.repositories import (
@@ -22,6 +24,9 @@ from persistence.repositories import (
     SqlAlchemyUserRepository,
 )
 from persistence.writers import write_turn
+
+# The session-info key the change capture (`audit.capture`) reads the operation name from.
+OPERATION_NAME_KEY: Final = "operation_name"
 
 
 class SqlAlchemyUnitOfWork:
@@ -35,16 +40,48 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         # A session holds no connection until its first statement, so this is cheap.
         self.session = session_factory()
-        self._lock = SessionGate()
+        self._gate = SessionGate()
         self._committed = False
         self._depth = 0
-        self._gate: AbstractAsyncContextManager[None] | None = None
-        self.products = SqlAlchemyProductRepository(self.session, self._lock)
-        self.customers = SqlAlchemyCustomerRepository(self.session, self._lock)
-        self.tasks = SqlAlchemyTaskRepository(self.session, self._lock)
-        self.users = SqlAlchemyUserRepository(self.session, self._lock)
-        self.identity = SqlAlchemyIdentityRepository(self.session, self._lock)
-        self.audit = AuditReader(self.session, self._lock)
+        # The SQLite write gate's turn, held from the outermost `async with` to its end.
+        self._write_turn: AbstractAsyncContextManager[None] | None = None
+
+    # Each repository is made on first use: a request uses one or two of them, and making
+    # them all cost every request a few dozen microseconds.
+    @cached_property
+    def products(self) -> SqlAlchemyProductRepository:
+        """Products on this unit of work's session."""
+        return SqlAlchemyProductRepository(self.session, self._gate)
+
+    @cached_property
+    def customers(self) -> SqlAlchemyCustomerRepository:
+        """Customers on this unit of work's session."""
+        return SqlAlchemyCustomerRepository(self.session, self._gate)
+
+    @cached_property
+    def tasks(self) -> SqlAlchemyTaskRepository:
+        """Tasks on this unit of work's session."""
+        return SqlAlchemyTaskRepository(self.session, self._gate)
+
+    @cached_property
+    def users(self) -> SqlAlchemyUserRepository:
+        """Users on this unit of work's session."""
+        return SqlAlchemyUserRepository(self.session, self._gate)
+
+    @cached_property
+    def identity(self) -> SqlAlchemyIdentityRepository:
+        """Credentials, tokens and roles on this unit of work's session."""
+        return SqlAlchemyIdentityRepository(self.session, self._gate)
+
+    @cached_property
+    def audit(self) -> SqlAlchemyAuditReader:
+        """The audit trail's reader on this unit of work's session."""
+        return SqlAlchemyAuditReader(self.session, self._gate)
+
+    @cached_property
+    def compiled_reads(self) -> SqlAlchemyCompiledReads:
+        """The statements of the compiled read path (graph/compiled/), on the same session."""
+        return SqlAlchemyCompiledReads(self.session, self._gate)
 
     async def __aenter__(self) -> Self:
         self._committed = False
@@ -53,13 +90,13 @@ class SqlAlchemyUnitOfWork:
         if self._depth == 1:
             # The read connection is given back before the wait: a queue of writers each
             # holding one would starve the gate's holder of a connection (a deadlock).
-            gate = write_turn(self.session.bind, self._release_connection)
+            turn = write_turn(self.session.bind, self._release_connection)
             try:
-                await gate.__aenter__()
+                await turn.__aenter__()
             except BaseException:
                 self._depth -= 1
                 raise
-            self._gate = gate
+            self._write_turn = turn
         return self
 
     async def __aexit__(
@@ -73,9 +110,9 @@ class SqlAlchemyUnitOfWork:
                 await self.rollback()
         finally:
             self._depth -= 1
-            if self._depth == 0 and self._gate is not None:
-                gate, self._gate = self._gate, None
-                await gate.__aexit__(None, None, None)
+            if self._depth == 0 and self._write_turn is not None:
+                turn, self._write_turn = self._write_turn, None
+                await turn.__aexit__(None, None, None)
         # Constraint races that slipped past the service checks become conflicts.
         if isinstance(exc, IntegrityError):
             raise Conflict("The change conflicts with existing data.") from exc
@@ -85,7 +122,7 @@ class SqlAlchemyUnitOfWork:
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
         """The session's connection for a long read (the chain walk), held exclusively."""
-        async with self._lock:
+        async with self._gate:
             yield await self.session.connection()
 
     async def _release_connection(self) -> None:
@@ -94,18 +131,22 @@ class SqlAlchemyUnitOfWork:
         if self.session.in_transaction():
             await self.rollback()
 
+    def name_operation(self, name: str | None) -> None:
+        """Name the GraphQL operation in the change records this unit of work's commits write."""
+        self.session.sync_session.info[OPERATION_NAME_KEY] = name
+
     async def commit(self) -> None:
         """Make the transaction's changes permanent."""
-        async with self._lock:
+        async with self._gate:
             await self.session.commit()
         self._committed = True
 
     async def rollback(self) -> None:
         """Discard the transaction's changes."""
-        async with self._lock:
+        async with self._gate:
             await self.session.rollback()
 
     async def close(self) -> None:
         """Release the session and its connection."""
-        await self._lock.drain()
+        await self._gate.drain()
         await self.session.close()

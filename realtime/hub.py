@@ -18,8 +18,9 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from audit.queries import ChangeBounds, ChangeRecord, change_bounds, changes_after
+from domain.audit import ChangeBounds, ChangeRecord
 from domain.errors import ServiceUnavailable, SlowConsumer
+from persistence.audit_log import change_bounds, changes_after
 from persistence.writers import write_turn
 
 BATCH_SIZE: Final = 500
@@ -44,11 +45,11 @@ class SubscriberClosed(Exception):
 class Subscriber:
     """One subscription's bounded inbox of record batches."""
 
-    __slots__ = ("_capacity", "_error", "_inbox", "_size", "_waiter", "entity")
+    __slots__ = ("_capacity", "_error", "_inbox", "_size", "_waiter", "entities")
 
-    def __init__(self, entity: str | None, capacity: int) -> None:
-        # The table it follows (`tasks`); None follows every entity (the audit trail).
-        self.entity = entity
+    def __init__(self, entities: frozenset[str] | None, capacity: int) -> None:
+        # The tables it follows (`tasks`, `task_products`); None follows every entity.
+        self.entities = entities
         self._capacity = capacity
         self._inbox: deque[tuple[list[ChangeRecord], Scope | None]] = deque()
         self._size = 0
@@ -130,7 +131,7 @@ class ChangeHub:
         # Every record up to here has been handed out (or predates the hub).
         self.position = 0
         self.listeners: list[Callable[[list[ChangeRecord]], None]] = []
-        self._followers: dict[str | None, set[Subscriber]] = {}
+        self._followers: dict[frozenset[str] | None, set[Subscriber]] = {}
         self._wanted = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._started = False
@@ -167,16 +168,16 @@ class ChangeHub:
 
     def subscribe(self, subscriber: Subscriber) -> int:
         """Register `subscriber`; it gets every record after the returned position."""
-        self._followers.setdefault(subscriber.entity, set()).add(subscriber)
+        self._followers.setdefault(subscriber.entities, set()).add(subscriber)
         return self.position
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         """Forget `subscriber` (idempotent) and release what it still holds."""
-        group = self._followers.get(subscriber.entity)
+        group = self._followers.get(subscriber.entities)
         if group is not None:
             group.discard(subscriber)
             if not group:
-                del self._followers[subscriber.entity]
+                del self._followers[subscriber.entities]
         if subscriber.error is None:
             subscriber.fail(SubscriberClosed("The subscription ended."))
 
@@ -230,15 +231,13 @@ class ChangeHub:
     def _dispatch(self, records: list[ChangeRecord]) -> None:
         # Synchronous from here to the position update: a subscriber registering meanwhile
         # sees either none of this batch (and gets it) or all of it (and replays it).
-        by_entity: dict[str, list[ChangeRecord]] = {}
-        for record in records:
-            by_entity.setdefault(record.entity, []).append(record)
         scope = self.scope_factory() if self.scope_factory is not None else None
         if scope is not None:
             scope.acquire()  # held by the hub until every subscriber has its share
         try:
             for key, group in self._followers.items():
-                share = records if key is None else by_entity.get(key)
+                # One share per set of tables, handed to each of its subscribers by reference.
+                share = records if key is None else [r for r in records if r.entity in key]
                 if share:
                     for subscriber in list(group):
                         subscriber.offer(share, scope)

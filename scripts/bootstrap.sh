@@ -1,7 +1,8 @@
 # Shared by scripts/serve and scripts/check: make .venv and install the project into it,
 # at exactly the versions of the committed lock files (checked against their hashes).
 #   requirements.lock      what the server runs on (also the container image's)
-#   requirements-dev.lock  that, plus what the tests, linters and the benchmark need
+#   requirements-dev.lock  that, plus what the tests and linters need
+#   requirements-bench.lock  that, plus the benchmark's chart (matplotlib)
 # Re-installs only when a lock file or pyproject.toml changed, so repeated runs start quickly.
 # To upgrade a dependency: see "Upgrading dependencies" in docs/OPERATIONS.md.
 set -euo pipefail
@@ -15,8 +16,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
-lock="requirements.lock"
-[ -n "$EXTRAS" ] && lock="requirements-dev.lock"
+case "$EXTRAS" in
+  "") lock="requirements.lock" ;;
+  dev) lock="requirements-dev.lock" ;;
+  bench) lock="requirements-bench.lock" ;;
+  *) echo "bootstrap: unknown extras '$EXTRAS' (none, dev or bench)" >&2; exit 2 ;;
+esac
 stamp=".venv/.installed${EXTRAS:+-$EXTRAS}"
 want="$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

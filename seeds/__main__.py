@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
+from audit.capture import audited_session_factory
 from auth.passwords import PasswordHasher
 from config.settings import Settings, get_settings
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 from seeds.accounts import AccountSeed, AccountsReport, SeedRefused, plan_accounts, seed_accounts
 from seeds.loader import (
@@ -98,7 +99,7 @@ async def _seed(
 ) -> tuple[AccountsReport, SeedReport]:
     engine = create_engine(settings)
     try:
-        uow = SqlAlchemyUnitOfWork(create_session_factory(engine))
+        uow = SqlAlchemyUnitOfWork(audited_session_factory(engine))
         try:
             accounts_report = await seed_accounts(uow, accounts, hasher=hasher)
         finally:

@@ -8,9 +8,8 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 from sqlalchemy import event, insert, text
 from sqlalchemy.engine import make_url
@@ -21,12 +20,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from audit.capture import audited_session_factory
 from auth.passwords import PasswordHasher
 from config.settings import Settings
-from graph.app import create_app
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine
 from persistence.models import Base, UserModel
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
+
+if TYPE_CHECKING:
+    import httpx
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
@@ -96,7 +98,7 @@ async def _clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions on the run's database."""
-    return create_session_factory(engine)
+    return audited_session_factory(engine)
 
 
 @pytest.fixture
@@ -138,12 +140,18 @@ def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
 @pytest.fixture
 def app(settings: Settings, engine: AsyncEngine) -> Any:
     """The real app, built by the composition root on the test database."""
+    # Imported here, not at the top: unit tests load this file too, and import no web
+    # framework (tests/README.md).
+    from graph.app import create_app
+
     return create_app(settings, engine=engine)
 
 
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client that talks to the app in-process."""
+    import httpx
+
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http

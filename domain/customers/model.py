@@ -12,7 +12,6 @@ from domain.pagination import Parser, parse_datetime, parse_str
 from domain.validation import EMAIL_MAX_LENGTH, UNSET, Unset, Violations
 
 PHONE_PATTERN: Final = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
-PHONE_MAX_LENGTH: Final = 32
 
 ORDER_FIELDS: Final[Mapping[str, Parser]] = {
     "name": parse_str,

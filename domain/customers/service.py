@@ -25,11 +25,6 @@ def _criteria(criteria: CustomerFilter) -> CustomerFilter:
     return normalise_customer_filter(replace(criteria, search=clean_search(criteria.search)))
 
 
-async def get_customer(uow: UnitOfWork, customer_id: int) -> Customer | None:
-    """One customer, or None when it does not exist."""
-    return await uow.customers.get(customer_id)
-
-
 async def list_customers(
     uow: UnitOfWork, criteria: CustomerFilter, page: PageRequest
 ) -> Page[Customer]:

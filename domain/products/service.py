@@ -20,11 +20,6 @@ from domain.validation import clean_search
 from domain.versioning import check_version
 
 
-async def get_product(uow: UnitOfWork, product_id: int) -> Product | None:
-    """One product, or None when it does not exist."""
-    return await uow.products.get(product_id)
-
-
 async def list_products(
     uow: UnitOfWork, criteria: ProductFilter, page: PageRequest
 ) -> Page[Product]:

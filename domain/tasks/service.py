@@ -28,11 +28,6 @@ def prepare_task_filter(criteria: TaskFilter) -> TaskFilter:
     return validate_task_filter(replace(criteria, search=clean_search(criteria.search)))
 
 
-async def get_task(uow: UnitOfWork, task_id: int) -> Task | None:
-    """One task, or None when it does not exist."""
-    return await uow.tasks.get(task_id)
-
-
 async def list_tasks(uow: UnitOfWork, criteria: TaskFilter, page: PageRequest) -> Page[Task]:
     """A keyset page of tasks matching `criteria`."""
     return await uow.tasks.find_page(prepare_task_filter(criteria), page)

@@ -7,11 +7,6 @@ from domain.ports import UnitOfWork
 from domain.users.model import User
 
 
-async def get_user(uow: UnitOfWork, user_id: int) -> User | None:
-    """One user, or None when it does not exist."""
-    return await uow.users.get(user_id)
-
-
 async def list_users(uow: UnitOfWork, page: PageRequest) -> Page[User]:
     """A keyset page of users, by id."""
     return await uow.users.find_page(page)

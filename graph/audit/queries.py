@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import strawberry
 
-from audit.queries import AccessFilter, ChangeFilter, checked, newest_first
 from audit.verify import verify_database
 from auth.rbac import Module
+from domain.audit import AccessFilter, ChangeFilter, checked, newest_first
+from domain.pagination import PageRequest
+from graph.audit.inputs import AccessLogFilter, AuditLogFilter
 from graph.audit.types import (
     AUDIT_LOG,
-    AccessLogFilter,
     AccessLogType,
     AuditChainReport,
-    AuditLogFilter,
     AuditLogType,
     access_node,
     change_node,
 )
 from graph.context import Info, context_of
 from graph.permissions import CanRead, guard
-from graph.relay import Connection, build_connection, decode_id_of, encode_global_id
+from graph.relay import (
+    Connection,
+    ConnectionArgs,
+    build_connection,
+    connection_args,
+    decode_id_of,
+    encode_global_id,
+)
 
 
 def _change_filter(f: AuditLogFilter | None) -> ChangeFilter:
@@ -58,41 +65,35 @@ def _access_filter(f: AccessLogFilter | None) -> AccessFilter:
     )
 
 
+def _newest_first(args: ConnectionArgs) -> PageRequest:
+    return newest_first(first=args.first, after=args.after, last=args.last, before=args.before)
+
+
 @strawberry.type
 class AuditQueries:
     """Read access to the audit trail; there is no mutation that edits it."""
 
     @strawberry.field(extensions=guard(CanRead(Module.AUDIT)))
+    @connection_args
     async def audit_logs(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: AuditLogFilter | None = None,
+        self, info: Info, args: ConnectionArgs, filter: AuditLogFilter | None = None
     ) -> Connection[AuditLogType]:
         """Captured data changes, newest first."""
         reader = context_of(info).uow.audit
         criteria = _change_filter(filter)
-        page = newest_first(first=first, after=after, last=last, before=before)
+        page = _newest_first(args)
         found = await reader.change_page(criteria, page)
         return build_connection(found, change_node, lambda: reader.change_count(criteria))
 
     @strawberry.field(extensions=guard(CanRead(Module.AUDIT)))
+    @connection_args
     async def access_logs(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: AccessLogFilter | None = None,
+        self, info: Info, args: ConnectionArgs, filter: AccessLogFilter | None = None
     ) -> Connection[AccessLogType]:
         """Served requests, newest first."""
         reader = context_of(info).uow.audit
         criteria = _access_filter(filter)
-        page = newest_first(first=first, after=after, last=last, before=before)
+        page = _newest_first(args)
         found = await reader.access_page(criteria, page)
         return build_connection(found, access_node, lambda: reader.access_count(criteria))
 

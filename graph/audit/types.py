@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from audit.queries import AccessRecord, ChangeRecord
+from domain.audit import AccessRecord, ChangeRecord
 from graph.context import Info, context_of
 from graph.relay import Node, encode_global_id
 from graph.users.types import UserType, user_node
@@ -124,32 +124,6 @@ def access_node(record: AccessRecord) -> AccessLogType:
         details=record.details,
         user_pk=record.user_id,
     )
-
-
-@strawberry.input
-class AuditLogFilter:
-    """Criteria for change records."""
-
-    entity: str | None = None
-    entity_id: str | None = None
-    action: AuditAction | None = None
-    actor_id: strawberry.ID | None = None
-    request_id: str | None = None
-    occurred_after: datetime | None = None
-    occurred_before: datetime | None = None
-
-
-@strawberry.input
-class AccessLogFilter:
-    """Criteria for access records."""
-
-    user_id: strawberry.ID | None = None
-    operation_name: str | None = None
-    status_code: int | None = None
-    has_errors: bool | None = None
-    request_id: str | None = None
-    occurred_after: datetime | None = None
-    occurred_before: datetime | None = None
 
 
 @strawberry.type

@@ -4,33 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
-from audit.access import clean_text, note
-from auth.service import TOKEN_TYPE, RefreshTokenReused, Session
+from auth.service import RefreshTokenReused
+from domain.cleaning import clean_text
 from domain.errors import DomainError
+from graph.access_log import note
+from graph.auth.types import AuthPayload, auth_payload
 from graph.context import Info, context_of
 from graph.permissions import IsAuthenticated, guard, principal_of
-from graph.users.types import UserType, user_node
-
-
-@strawberry.type
-class AuthPayload:
-    """A fresh token pair."""
-
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int = strawberry.field(description="Seconds until the access token expires.")
-    user: UserType
-
-
-def _payload(session: Session) -> AuthPayload:
-    return AuthPayload(
-        access_token=session.access_token,
-        refresh_token=session.refresh_token,
-        token_type=TOKEN_TYPE,
-        expires_in=session.expires_in,
-        user=user_node(session.user),
-    )
 
 
 @strawberry.type
@@ -42,7 +22,7 @@ class AuthMutations:
         """Exchange credentials for tokens; throttled per email and per client IP."""
         ctx = context_of(info)
         try:
-            session = await ctx.services.auth.login(
+            tokens = await ctx.services.auth.login(
                 ctx.uow, email=email, password=password, ip=ctx.client_ip
             )
         except DomainError:
@@ -50,8 +30,8 @@ class AuthMutations:
             if ctx.request is not None:
                 note(ctx.request.scope, loginEmail=clean_text(email.strip().lower()))
             raise
-        ctx.session_user_id = session.user.id
-        return _payload(session)
+        ctx.session_user_id = tokens.user.id
+        return auth_payload(tokens)
 
     @strawberry.mutation(
         description=(
@@ -62,13 +42,13 @@ class AuthMutations:
     async def refresh_token(self, info: Info, refresh_token: str) -> AuthPayload:
         ctx = context_of(info)
         try:
-            session = await ctx.services.auth.refresh(ctx.uow, refresh_token=refresh_token)
+            tokens = await ctx.services.auth.refresh(ctx.uow, refresh_token=refresh_token)
         except RefreshTokenReused:
             if ctx.request is not None:
                 note(ctx.request.scope, securityEvent="refresh_token_reuse")
             raise
-        ctx.session_user_id = session.user.id
-        return _payload(session)
+        ctx.session_user_id = tokens.user.id
+        return auth_payload(tokens)
 
     @strawberry.mutation(
         extensions=guard(IsAuthenticated()),

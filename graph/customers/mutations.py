@@ -7,15 +7,10 @@ import strawberry
 from auth.rbac import Action, Module
 from domain.customers import service
 from domain.customers.model import CustomerPatch
-from graph.common import DeletePayload, given
+from graph.common import DeletePayload, patch_of
 from graph.context import Info, context_of
-from graph.customers.types import (
-    TYPE_NAME,
-    CreateCustomerInput,
-    CustomerPayload,
-    UpdateCustomerInput,
-    customer_node,
-)
+from graph.customers.inputs import CreateCustomerInput, UpdateCustomerInput
+from graph.customers.types import TYPE_NAME, CustomerPayload, customer_node
 from graph.permissions import CanWrite, guard
 from graph.relay import decode_id_of
 
@@ -41,16 +36,10 @@ class CustomerMutations:
         self, info: Info, id: strawberry.ID, input: UpdateCustomerInput
     ) -> CustomerPayload:
         """Change some fields of a customer."""
-        patch = CustomerPatch(
-            name=given(input.name),
-            email=given(input.email),
-            phone=given(input.phone),
-            company=given(input.company),
-        )
         customer = await service.update_customer(
             context_of(info).uow,
             decode_id_of(id, TYPE_NAME),
-            patch,
+            patch_of(CustomerPatch, input),
             expected_version=input.expected_version,
         )
         return CustomerPayload(customer=customer_node(customer))

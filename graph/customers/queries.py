@@ -7,26 +7,13 @@ import strawberry
 from auth.rbac import Module
 from domain.customers import service
 from domain.customers.model import ORDER_FIELDS
-from domain.customers.model import CustomerFilter as CustomerCriteria
-from domain.pagination import PageRequest
 from graph.common import sort_keys
 from graph.context import Info, context_of
-from graph.customers.types import (
-    TYPE_NAME,
-    CustomerFilter,
-    CustomerOrder,
-    CustomerType,
-    customer_node,
-)
+from graph.customers.inputs import CustomerFilterInput, CustomerOrder, customer_criteria
+from graph.customers.types import TYPE_NAME, CustomerType, customer_node
 from graph.permissions import CanRead, guard
 from graph.prefetch import customer_list_loaded, customer_loaded
-from graph.relay import Connection, build_connection, decode_id_of
-
-
-def _criteria(f: CustomerFilter | None) -> CustomerCriteria:
-    if f is None:
-        return CustomerCriteria()
-    return CustomerCriteria(search=f.search, email=f.email, company=f.company)
+from graph.relay import Connection, ConnectionArgs, build_connection, connection_args, decode_id_of
 
 
 @strawberry.type
@@ -43,27 +30,18 @@ class CustomerQueries:
         return customer_node(found)
 
     @strawberry.field(extensions=guard(CanRead(Module.CUSTOMERS)))
+    @connection_args
     async def customers(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: CustomerFilter | None = None,
+        args: ConnectionArgs,
+        filter: CustomerFilterInput | None = None,
         order_by: list[CustomerOrder] | None = None,
     ) -> Connection[CustomerType]:
         """A keyset-paginated list of customers."""
         ctx = context_of(info)
-        criteria = _criteria(filter)
-        page = PageRequest.build(
-            first=first,
-            after=after,
-            last=last,
-            before=before,
-            order=sort_keys(order_by),
-            fields=ORDER_FIELDS,
-        )
+        criteria = customer_criteria(filter)
+        page = args.page(sort_keys(order_by), ORDER_FIELDS)
         found = await service.list_customers(ctx.uow, criteria, page)
         ctx.loaders.prime(ctx.loaders.customer_by_id, found.items)
         await customer_list_loaded(info, found.items)

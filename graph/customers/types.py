@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from auth.rbac import Module
 from domain.customers.model import Customer
-from graph.common import SortDirection
 from graph.context import Info, context_of
 from graph.permissions import CanRead, guard
-from graph.relay import Connection, Node, build_connection, encode_global_id
-from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
+from graph.relay import (
+    Connection,
+    ConnectionArgs,
+    Node,
+    build_connection,
+    connection_args,
+    encode_global_id,
+)
+from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_criteria, task_page
 
 if TYPE_CHECKING:
     from graph.tasks.types import TaskType
@@ -40,21 +45,19 @@ class CustomerType(Node):
         description="Null, with a FORBIDDEN error at this path, without TASKS read.",
         extensions=guard(CanRead(Module.TASKS)),
     )
+    @connection_args
     def tasks(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: TaskFilter | None = None,
+        args: ConnectionArgs,
+        filter: TaskFilterInput | None = None,
         order_by: list[TaskOrder] | None = None,
     ) -> Connection[Annotated[TaskType, strawberry.lazy("graph.tasks.types")]] | None:
         from graph.tasks.types import task_node
 
         loaders = context_of(info).loaders
         criteria = task_criteria(filter)
-        page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
+        page = task_page(args, order_by)
         # Awaitable even when prefetched: graphql-core completes each customer's tasks in a
         # task of its own, so no synchronous completion runs deep enough to make CPython
         # allocate and free a frame-stack chunk per call (bench/README.md).
@@ -79,55 +82,6 @@ def customer_node(customer: Customer) -> CustomerType:
         updated_at=customer.updated_at,
         pk=customer.id,
     )
-
-
-@strawberry.input
-class CustomerFilter:
-    """Criteria for listing customers."""
-
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive match on name, email and company."
-    )
-    email: str | None = None
-    company: str | None = None
-
-
-@strawberry.enum
-class CustomerOrderField(Enum):
-    """Fields customers can be ordered by (values are domain field names)."""
-
-    NAME = "name"
-    EMAIL = "email"
-    CREATED_AT = "created_at"
-
-
-@strawberry.input
-class CustomerOrder:
-    """One ordering key for customers."""
-
-    field: CustomerOrderField
-    direction: SortDirection = SortDirection.ASC
-
-
-@strawberry.input
-class CreateCustomerInput:
-    """Values of a new customer."""
-
-    name: str
-    email: str
-    phone: str | None = None
-    company: str | None = None
-
-
-@strawberry.input
-class UpdateCustomerInput:
-    """A partial update of a customer; omitted fields stay as they are."""
-
-    name: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    company: str | None = strawberry.UNSET
-    expected_version: int | None = None
 
 
 @strawberry.type

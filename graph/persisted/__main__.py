@@ -13,10 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from audit.capture import audited_session_factory
 from config.settings import Settings, get_settings
+from domain.documents import TrustedDocument
 from graph.persisted.manifest import ManifestError, check_documents, read_documents
-from persistence.database import create_engine, create_session_factory
-from persistence.trusted_documents import SqlTrustedDocuments, TrustedDocument
+from persistence.database import create_engine
+from persistence.trusted_documents import SqlTrustedDocuments
 
 
 def _settings(database_url: str | None) -> Settings:
@@ -29,7 +31,7 @@ def _settings(database_url: str | None) -> Settings:
 async def _add(settings: Settings, documents: list[TrustedDocument]) -> list[TrustedDocument]:
     engine = create_engine(settings)
     try:
-        return await SqlTrustedDocuments(create_session_factory(engine)).add(documents)
+        return await SqlTrustedDocuments(audited_session_factory(engine)).add(documents)
     finally:
         await engine.dispose()
 
@@ -37,7 +39,7 @@ async def _add(settings: Settings, documents: list[TrustedDocument]) -> list[Tru
 async def _list(settings: Settings) -> Sequence[TrustedDocument]:
     engine = create_engine(settings)
     try:
-        return await SqlTrustedDocuments(create_session_factory(engine)).all()
+        return await SqlTrustedDocuments(audited_session_factory(engine)).all()
     finally:
         await engine.dispose()
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
 
+from domain.documents import TrustedDocument
 from graph.persisted.stores import document_hash
-from persistence.trusted_documents import TrustedDocument
 
 APOLLO_FORMAT = "apollo-persisted-query-manifest"
 GRAPHQL_SUFFIXES = (".graphql", ".gql")

@@ -27,8 +27,7 @@ from cross_web import HTTPException
 from strawberry.http import GraphQLRequestData
 
 from config.settings import TrustedDocumentsMode
-from domain.errors import ErrorCode
-from graph.errors import database_unavailable
+from domain.errors import ErrorCode, ServiceUnavailable, TimedOut
 from graph.http import RequestRefused
 from graph.persisted.stores import SHA256_HEX, DocumentStore, TrustedDocuments, document_hash
 
@@ -165,12 +164,11 @@ class PersistedOperations:
             return None
         try:
             return await self.trusted.get(sha256)
-        except Exception as error:
-            unavailable = database_unavailable(error)
-            if unavailable is None:
-                log.exception("trusted document lookup failed")
-                raise RequestRefused(
-                    "Internal server error.", ErrorCode.INTERNAL_SERVER_ERROR
-                ) from None
+        except (ServiceUnavailable, TimedOut) as error:
             log.warning("trusted document lookup could not use the database")
-            raise RequestRefused(unavailable[1], ErrorCode(unavailable[0])) from None
+            raise RequestRefused(error.message, error.code) from None
+        except Exception:
+            log.exception("trusted document lookup failed")
+            raise RequestRefused(
+                "Internal server error.", ErrorCode.INTERNAL_SERVER_ERROR
+            ) from None

@@ -2,8 +2,8 @@
 
 - `DocumentStore` is the automatic persisted queries' cache: any client may add to it, so
   it is bounded and may forget. `MemoryDocumentStore` is one process's LRU;
-  `RedisDocumentStore` is shared by every instance when REDIS_URL is set, and its keys
-  expire a day after they were written.
+  `persistence.redis_stores.RedisDocumentStore` is shared by every instance when
+  REDIS_URL is set, and its keys expire a day after they were written.
 - `TrustedDocuments` is the registered list (`python -m graph.persisted add`); only an
   operator adds to it. `CachedTrustedDocuments` keeps the rows it has read: a row never
   changes, so a cached one is never stale.
@@ -20,8 +20,6 @@ import structlog
 
 log = structlog.get_logger("graph.persisted")
 
-DEFAULT_REDIS_PREFIX = "taskgraph:apq:"
-REDIS_TTL_SECONDS = 24 * 3600
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -80,44 +78,6 @@ class MemoryDocumentStore:
 
     def __len__(self) -> int:
         return len(self._documents)
-
-
-class RedisDocumentStore:
-    """Documents in Redis strings that expire, shared by every instance with the prefix.
-
-    Redis trouble never fails a request: a failed read is a miss (the client sends the
-    document again) and a failed write is skipped, each with a warning.
-    """
-
-    def __init__(
-        self, url: str, *, prefix: str = DEFAULT_REDIS_PREFIX, ttl_seconds: int = REDIS_TTL_SECONDS
-    ) -> None:
-        from redis.asyncio import Redis
-
-        # Short timeouts, as for the rate limiter: a slow Redis must not hold requests up.
-        self._redis = Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self._prefix = prefix
-        self._ttl_seconds = ttl_seconds
-
-    async def get(self, sha256: str) -> str | None:
-        """The document, or None when unknown, expired or Redis failed."""
-        try:
-            value = await self._redis.get(self._prefix + sha256)
-        except Exception:
-            log.warning("persisted query store failed; treating it as a miss", exc_info=True)
-            return None
-        return value.decode("utf-8") if isinstance(value, bytes) else value
-
-    async def put(self, sha256: str, document: str) -> None:
-        """Store it for a day."""
-        try:
-            await self._redis.set(self._prefix + sha256, document, ex=self._ttl_seconds)
-        except Exception:
-            log.warning("persisted query store failed; the document was not kept", exc_info=True)
-
-    async def close(self) -> None:
-        """Release the connection pool."""
-        await self._redis.aclose()
 
 
 class CachedTrustedDocuments:

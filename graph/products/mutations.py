@@ -7,16 +7,11 @@ import strawberry
 from auth.rbac import Action, Module
 from domain.products import service
 from domain.products.model import ProductPatch
-from graph.common import DeletePayload, given
+from graph.common import DeletePayload, patch_of
 from graph.context import Info, context_of
 from graph.permissions import CanWrite, guard
-from graph.products.types import (
-    TYPE_NAME,
-    CreateProductInput,
-    ProductPayload,
-    UpdateProductInput,
-    product_node,
-)
+from graph.products.inputs import CreateProductInput, UpdateProductInput
+from graph.products.types import TYPE_NAME, ProductPayload, product_node
 from graph.relay import decode_id_of
 
 
@@ -43,18 +38,10 @@ class ProductMutations:
         self, info: Info, id: strawberry.ID, input: UpdateProductInput
     ) -> ProductPayload:
         """Change some fields of a product."""
-        patch = ProductPatch(
-            sku=given(input.sku),
-            name=given(input.name),
-            description=given(input.description),
-            price=given(input.price),
-            stock=given(input.stock),
-            is_active=given(input.is_active),
-        )
         product = await service.update_product(
             context_of(info).uow,
             decode_id_of(id, TYPE_NAME),
-            patch,
+            patch_of(ProductPatch, input),
             expected_version=input.expected_version,
         )
         return ProductPayload(product=product_node(product))

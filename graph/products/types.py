@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from auth.rbac import Module
-from domain.pagination import PageRequest
 from domain.products.model import Product
-from domain.tasks.model import ORDER_FIELDS as TASK_ORDER_FIELDS
-from graph.common import SortDirection
 from graph.context import Info, context_of
 from graph.permissions import CanRead, guard
-from graph.relay import Connection, Node, build_connection, encode_global_id
+from graph.relay import (
+    Connection,
+    ConnectionArgs,
+    Node,
+    build_connection,
+    connection_args,
+    encode_global_id,
+)
+from graph.tasks.inputs import task_page
 
 if TYPE_CHECKING:
     from graph.tasks.types import TaskType
@@ -48,21 +52,14 @@ class ProductType(Node):
         ),
         extensions=guard(CanRead(Module.TASKS)),
     )
+    @connection_args
     async def tasks(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        self, info: Info, args: ConnectionArgs
     ) -> Connection[Annotated[TaskType, strawberry.lazy("graph.tasks.types")]] | None:
         from graph.tasks.types import task_node
 
         loaders = context_of(info).loaders
-        page = PageRequest.build(
-            first=first, after=after, last=last, before=before, fields=TASK_ORDER_FIELDS
-        )
-        found = await loaders.tasks_by_product.load((self.pk, page))
+        found = await loaders.tasks_by_product.load((self.pk, task_page(args)))
         return build_connection(
             found, task_node, lambda: loaders.task_count_by_product.load((self.pk, None))
         )
@@ -100,67 +97,6 @@ def product_node(product: Product) -> ProductType:
         created_at=product.created_at,
         updated_at=product.updated_at,
         pk=product.id,
-    )
-
-
-@strawberry.input
-class ProductFilter:
-    """Criteria for listing products."""
-
-    search: str | None = strawberry.field(
-        default=None, description="Case-insensitive match on name, sku and description."
-    )
-    sku: str | None = None
-    is_active: bool | None = None
-    min_price: Decimal | None = None
-    max_price: Decimal | None = None
-
-
-@strawberry.enum
-class ProductOrderField(Enum):
-    """Fields products can be ordered by (values are domain field names)."""
-
-    NAME = "name"
-    SKU = "sku"
-    PRICE = "price"
-    CREATED_AT = "created_at"
-
-
-@strawberry.input
-class ProductOrder:
-    """One ordering key for products."""
-
-    field: ProductOrderField
-    direction: SortDirection = SortDirection.ASC
-
-
-@strawberry.input
-class CreateProductInput:
-    """Values of a new product."""
-
-    sku: str
-    name: str
-    description: str | None = None
-    price: Decimal
-    stock: int = 0
-    is_active: bool = True
-
-
-@strawberry.input
-class UpdateProductInput:
-    """A partial update of a product; omitted fields stay as they are."""
-
-    sku: str | None = strawberry.UNSET
-    name: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    price: Decimal | None = strawberry.UNSET
-    stock: int | None = strawberry.UNSET
-    is_active: bool | None = strawberry.UNSET
-    expected_version: int | None = strawberry.field(
-        default=None,
-        description=(
-            "When given and the stored version differs, the update is refused with CONFLICT."
-        ),
     )
 
 

@@ -15,27 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
 from typing import Final
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-from audit.queries import ChangeRecord
 from auth.rbac import Principal
 from auth.service import AuthService
 from config.settings import Settings
+from domain.audit import ChangeRecord
 from domain.errors import TooManyRequests, Unauthenticated
 from graph.context import Services
+from graph.dataloaders import LoaderFactory, Loaders
+from graph.ports import UnitOfWorkFactory
 from graph.subscriptions.context import EventScope, SubscriptionContext
 from observability import metrics
-from persistence.unit_of_work import SqlAlchemyUnitOfWork
-from realtime.brokers import PostgresListener
+from realtime.brokers import Listener
+from realtime.counts import subscription_counts
 from realtime.hub import ChangeHub, Subscriber
-from realtime.notify import CHANGES, REVOKED, listen_locally
+from realtime.notify import CHANGES, REVOKED
 
 # Change records that can change who a connection's user is or what they may do.
 IDENTITY_TABLES: Final = frozenset({"users", "user_roles"})
@@ -72,20 +73,21 @@ class Connections:
     def __init__(
         self,
         auth: AuthService,
-        session_factory: async_sessionmaker[AsyncSession],
+        unit_of_work: UnitOfWorkFactory,
         settings: Settings,
     ) -> None:
         self.auth = auth
-        self.session_factory = session_factory
+        self.unit_of_work = unit_of_work
         self.per_connection = settings.subscription_max_per_connection
         self.per_user = settings.subscription_max_per_user
+        # Per user: across instances with Redis, else in this process (realtime.counts).
+        self.counts = subscription_counts(settings.redis_url)
         self._by_user: dict[int, set[SocketState]] = {}
-        self._open_by_user: dict[int, int] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, token: str) -> Principal:
         """The principal of `token`, or UNAUTHENTICATED."""
-        uow = SqlAlchemyUnitOfWork(self.session_factory)
+        uow = self.unit_of_work()
         try:
             return await self.auth.authenticate(uow, token)
         finally:
@@ -111,7 +113,7 @@ class Connections:
             if not group:
                 del self._by_user[user_id]
 
-    def open(self, state: SocketState, subscriber: Subscriber) -> None:
+    async def open(self, state: SocketState, subscriber: Subscriber) -> None:
         """Count a new subscription against the connection's and the user's limits."""
         principal = state.principal
         if principal is None:
@@ -121,13 +123,18 @@ class Connections:
                 f"At most {self.per_connection} subscriptions per connection.",
                 details={"limit": self.per_connection, "scope": "connection"},
             )
-        if self._open_by_user.get(principal.user_id, 0) >= self.per_user:
+        state.subscribers.add(subscriber)  # the connection's slot, held while counting
+        try:
+            admitted = await self.counts.acquire(principal.user_id, self.per_user)
+        except BaseException:
+            state.subscribers.discard(subscriber)
+            raise
+        if not admitted:
+            state.subscribers.discard(subscriber)
             raise TooManyRequests(
                 f"At most {self.per_user} subscriptions per user.",
                 details={"limit": self.per_user, "scope": "user"},
             )
-        state.subscribers.add(subscriber)
-        self._open_by_user[principal.user_id] = self._open_by_user.get(principal.user_id, 0) + 1
         metrics.subscription_started()
 
     def close(self, state: SocketState, subscriber: Subscriber, user_id: int) -> None:
@@ -135,11 +142,9 @@ class Connections:
         if subscriber in state.subscribers:
             state.subscribers.discard(subscriber)
             metrics.subscription_ended()
-            left = self._open_by_user.get(user_id, 1) - 1
-            if left > 0:
-                self._open_by_user[user_id] = left
-            else:
-                self._open_by_user.pop(user_id, None)
+            task = asyncio.get_running_loop().create_task(self.counts.release(user_id))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
 
     def revoked(self, jti: str) -> None:
         """A logout somewhere revoked token `jti`."""
@@ -187,43 +192,54 @@ class Connections:
         await asyncio.gather(*(one(state) for state in states))
 
     async def stop(self) -> None:
-        """Wait for running rechecks."""
+        """Stop running rechecks and releases; take this process's counts away."""
         for task in list(self._pending):
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        await self.counts.close()
+
+
+# Hears this process's commits: `listen_locally(receive)` returns the undo.
+LocalListening = Callable[[Callable[[str], None]], Callable[[], None]]
+# The listener to other instances' commits, given where to deliver and what to wake.
+ListenerFactory = Callable[[Callable[[str], None], Callable[[], None]], Listener]
 
 
 class Realtime:
-    """The process's subscription machinery: the hub, the connections, the listener."""
+    """The process's subscription machinery: the hub, the connections, the listener.
+
+    The composition root (`graph.wiring.build_realtime`) binds the database side: the
+    hub, this process's commit notifications and, on PostgreSQL, the broker listener.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        engine: AsyncEngine,
-        session_factory: async_sessionmaker[AsyncSession],
-        auth: AuthService,
         *,
-        batch_loads: bool = True,
+        hub: ChangeHub,
+        listen_locally: LocalListening,
+        listener: ListenerFactory | None,
+        unit_of_work: UnitOfWorkFactory,
+        auth: AuthService,
+        loaders: LoaderFactory = Loaders,
     ) -> None:
         self.settings = settings
-        self.engine = engine
-        self.session_factory = session_factory
-        self.hub = ChangeHub(
-            engine,
-            catch_up_seconds=settings.subscription_catch_up_seconds,
-            scope_factory=lambda: EventScope(session_factory, batch=batch_loads),
-        )
-        self.connections = Connections(auth, session_factory, settings)
+        self.unit_of_work = unit_of_work
+        self.loaders = loaders
+        self.hub = hub
+        self.hub.scope_factory = self.event_scope
+        self._listen_locally = listen_locally
+        self.connections = Connections(auth, unit_of_work, settings)
         self.hub.listeners.append(self.connections.on_changes)
-        self.listener = (
-            PostgresListener(settings.database_url, self.receive, self.hub.wake)
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        self.listener = None if listener is None else listener(self.receive, self.hub.wake)
         self._undo_local: list[object] = []
         self._start_lock = asyncio.Lock()
         self._started = False
+
+    def event_scope(self) -> EventScope:
+        """A fresh unit of work and loaders for events executed together."""
+        return EventScope(self.unit_of_work, loaders=self.loaders)
 
     async def start(self) -> None:
         """Start the hub and the listener (once; the first connection does it)."""
@@ -231,7 +247,7 @@ class Realtime:
             if self._started:
                 return
             await self.hub.start()
-            self._undo_local.append(listen_locally(self.engine.sync_engine, self.receive))
+            self._undo_local.append(self._listen_locally(self.receive))
             if self.listener is not None:
                 await self.listener.start()
             self._started = True
@@ -260,7 +276,7 @@ class Realtime:
 
     @asynccontextmanager
     async def context(
-        self, connection: HTTPConnection, services: Services, *, check_permissions: bool = True
+        self, connection: HTTPConnection, services: Services
     ) -> AsyncIterator[SubscriptionContext]:
         """The context of one WebSocket connection; forgotten when it closes."""
         state = SocketState()
@@ -270,7 +286,6 @@ class Realtime:
             state=state,
             request_id=uuid.uuid4().hex,
             client_ip=connection.client.host if connection.client else None,
-            check_permissions=check_permissions,
         )
         metrics.websocket_opened()
         try:

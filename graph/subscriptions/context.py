@@ -10,15 +10,15 @@ yields the event; graphql-core executes the event in the same task.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 
 from graph.context import Context, Services
-from graph.dataloaders import Loaders
-from persistence.unit_of_work import SqlAlchemyUnitOfWork
+from graph.dataloaders import LoaderFactory, Loaders
+from graph.ports import RequestUnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from graph.subscriptions.connection import Realtime, SocketState
@@ -28,20 +28,25 @@ _event_scope: ContextVar[EventScope | None] = ContextVar("subscription_event_sco
 operation_cost: ContextVar[int] = ContextVar("subscription_operation_cost", default=0)
 
 _closing: set[asyncio.Task[None]] = set()
+R = TypeVar("R")
 
 
 class EventScope:
     """One unit of work and one set of loaders for a batch of events."""
 
-    __slots__ = ("_holders", "loaders", "uow")
+    __slots__ = ("_decoded", "_holders", "loaders", "uow")
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], *, batch: bool = True
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        *,
+        loaders: LoaderFactory = Loaders,
     ) -> None:
         # Cheap until used: a session takes no connection before its first statement.
-        self.uow = SqlAlchemyUnitOfWork(session_factory)
-        self.loaders = Loaders(self.uow, batch=batch)
+        self.uow = unit_of_work()
+        self.loaders = loaders(self.uow)
         self._holders = 0
+        self._decoded: dict[tuple[Any, int], tuple[list[Any], Any]] = {}
 
     def acquire(self) -> None:
         """One more holder."""
@@ -55,6 +60,18 @@ class EventScope:
             _closing.add(task)
             task.add_done_callback(_closing.discard)
 
+    def decoded(self, decode: Callable[[list[Any]], R], records: list[Any]) -> R:
+        """`decode(records)`, computed once for every subscriber of the batch.
+
+        The hub hands every subscriber of a share the same list, which lives as long as
+        the scope is held, so its identity is the key (the entry keeps the list alive).
+        """
+        key = (decode, id(records))
+        found = self._decoded.get(key)
+        if found is None:
+            found = self._decoded[key] = (records, decode(records))
+        return found[1]
+
     def enter(self) -> None:
         """Make this the scope of the events the current task executes next."""
         _event_scope.set(self)
@@ -64,6 +81,10 @@ class SubscriptionContext(Context):
     """`Context` for a WebSocket: the caller is set by `connection_init`, the unit of work
     and loaders come from the executing event's scope."""
 
+    # Operations stream their results: a refusal before parsing (the rate limit) is set as
+    # the result instead of raised (graph.ratelimit).
+    streaming: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -72,7 +93,6 @@ class SubscriptionContext(Context):
         state: SocketState,
         request_id: str,
         client_ip: str | None,
-        check_permissions: bool = True,
     ) -> None:
         BaseContext.__init__(self)
         self.services = services
@@ -83,7 +103,6 @@ class SubscriptionContext(Context):
         self.client_ip = client_ip
         self.auth_error = None
         self.session_user_id = None
-        self.check_permissions = check_permissions
         # For anything outside an event (subscribe time); holds no connection unless used.
         self._fallback: EventScope | None = None
 
@@ -92,11 +111,11 @@ class SubscriptionContext(Context):
         if scope is not None:
             return scope
         if self._fallback is None:
-            self._fallback = EventScope(self.realtime.session_factory)
+            self._fallback = self.realtime.event_scope()
         return self._fallback
 
     @property
-    def uow(self) -> SqlAlchemyUnitOfWork:
+    def uow(self) -> RequestUnitOfWork:
         """The unit of work of the executing event."""
         return self._scope().uow
 

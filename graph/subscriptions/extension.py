@@ -1,4 +1,4 @@
-"""The schema extension that fits subscriptions into the limits and the error mapping."""
+"""The schema extensions that fit subscriptions into the limits and the error mapping."""
 
 from __future__ import annotations
 
@@ -23,12 +23,8 @@ class SubscriptionGuard(SchemaExtension):
     becomes the subscription's error. Each event's errors get their codes as they are sent.
     """
 
-    def __init__(self, *, list_estimate: int, limits: bool = True) -> None:
-        self.list_estimate = list_estimate
-        self.limits = limits
-
     def on_execute(self) -> Iterator[None]:
-        """Refuse what the earlier checks refused; note the cost each event will charge."""
+        """Refuse what the earlier checks refused."""
         ctx = self.execution_context
         if isinstance(ctx.context, SubscriptionContext):
             if ctx.operation_type is not OperationType.SUBSCRIPTION:
@@ -40,8 +36,6 @@ class SubscriptionGuard(SchemaExtension):
             refused = getattr(ctx.result, "errors", None)
             if refused:
                 raise refused[0]
-            if self.limits and ctx.graphql_document is not None:
-                operation_cost.set(priced(ctx, self.list_estimate))
         yield
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
@@ -52,4 +46,27 @@ class SubscriptionGuard(SchemaExtension):
             result.errors = map_errors(
                 errors, executing=True, request_id=getattr(context, "request_id", None)
             )
+        yield
+
+
+class SubscriptionCost(SchemaExtension):
+    """Notes what each event of a subscription will charge: its selection's cost.
+
+    One of the limits (graph/schema.py's `operation_limits`), after the cost and rate limits,
+    so a subscription they refused is not priced.
+    """
+
+    def __init__(self, list_estimate: int) -> None:
+        self.list_estimate = list_estimate
+
+    def on_execute(self) -> Iterator[None]:
+        """Price a subscription the earlier checks let through, for `follow` to charge."""
+        ctx = self.execution_context
+        if (
+            isinstance(ctx.context, SubscriptionContext)
+            and ctx.operation_type is OperationType.SUBSCRIPTION
+            and ctx.result is None
+            and ctx.graphql_document is not None
+        ):
+            operation_cost.set(priced(ctx, self.list_estimate))
         yield

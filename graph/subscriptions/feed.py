@@ -10,11 +10,11 @@ another instance) replays nothing and skips what the hub then brings again.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator
-from typing import Final
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Final, Protocol, TypeVar
 
-from audit.queries import ChangeRecord
 from auth.rbac import Action, Module, permission_name
+from domain.audit import ChangeRecord
 from domain.errors import CursorExpired, Forbidden, InvalidInput, TooManyRequests, Unauthenticated
 from graph.context import Info
 from graph.permissions import AUTHENTICATION_REQUIRED
@@ -24,6 +24,24 @@ from graph.subscriptions.cursor import decode_cursor
 from realtime.hub import Subscriber
 
 REPLAY_PAGE: Final = 500
+
+
+class Positioned(Protocol):
+    """What a subscription yields: a record, or several of one transaction, at its last id."""
+
+    @property
+    def id(self) -> int:
+        """The id of its (last) change record: its cursor."""
+        ...
+
+
+T = TypeVar("T", bound=Positioned)
+Decode = Callable[[list[ChangeRecord]], Sequence[T]]
+
+
+def records(batch: list[ChangeRecord]) -> list[ChangeRecord]:
+    """Each record on its own."""
+    return batch
 
 
 def subscription_context(info: Info) -> SubscriptionContext:
@@ -39,7 +57,7 @@ def _allowed(context: SubscriptionContext, module: Module) -> None:
     principal = context.state.principal
     if principal is None:
         raise context.auth_error or Unauthenticated(AUTHENTICATION_REQUIRED)
-    if context.check_permissions and not principal.can(module):
+    if not principal.can(module):
         name = permission_name(module, Action.READ)
         raise Forbidden(f"Missing permission {name}.", details={"permission": name})
 
@@ -57,9 +75,19 @@ async def _charge(context: SubscriptionContext, cost: int) -> None:
 
 
 async def follow(
-    info: Info, entity: str | None, module: Module, after: str | None, *, audit_ids: bool = False
-) -> AsyncGenerator[ChangeRecord, None]:
-    """The change records of `entity` (None: all) after `after`, then live, in commit order."""
+    info: Info,
+    entities: frozenset[str] | None,
+    module: Module,
+    after: str | None,
+    decode: Decode[T],
+    *,
+    audit_ids: bool = False,
+) -> AsyncGenerator[T, None]:
+    """The changes of `entities` (None: all) after `after`, then live, in commit order.
+
+    `decode` turns each batch of records into what the subscription yields, in id order;
+    a live batch is decoded once for every subscriber it reaches (`EventScope.decoded`).
+    """
     context = subscription_context(info)
     realtime = context.realtime
     state = context.state
@@ -68,8 +96,8 @@ async def follow(
     if principal is None:
         raise Unauthenticated(AUTHENTICATION_REQUIRED)
     cost = operation_cost.get()
-    subscriber = Subscriber(entity, capacity=context.settings.subscription_queue_size)
-    realtime.connections.open(state, subscriber)
+    subscriber = Subscriber(entities, capacity=context.settings.subscription_queue_size)
+    await realtime.connections.open(state, subscriber)
     try:
         await realtime.start()
         position = realtime.hub.subscribe(subscriber)
@@ -82,7 +110,6 @@ async def follow(
                 )
             if start > max(bounds.newest, position):
                 raise InvalidInput("Unknown cursor.", fields={"after": "is not a known cursor"})
-            entities = None if entity is None else [entity]
             cursor = start
             while cursor < position:
                 page = await realtime.hub.read(
@@ -90,33 +117,34 @@ async def follow(
                 )
                 if not page:
                     break
-                scope = EventScope(realtime.session_factory)
+                cursor = page[-1].id
+                scope = realtime.event_scope()
                 scope.acquire()
                 try:
-                    for record in page:
-                        cursor = record.id
+                    for item in decode(page):
                         _allowed(context, module)
                         await _charge(context, cost)
                         scope.enter()
-                        yield record
+                        yield item
                 finally:
                     scope.release()
                 if len(page) < REPLAY_PAGE:
                     break
             position = max(position, start)
         while True:
-            records, shared = await subscriber.next()
+            batch, shared = await subscriber.next()
             batch_scope = shared if isinstance(shared, EventScope) else None
             try:
-                for record in records:
-                    if record.id <= position:
+                items = decode(batch) if batch_scope is None else batch_scope.decoded(decode, batch)
+                for item in items:
+                    if item.id <= position:
                         continue
-                    position = record.id
+                    position = item.id
                     _allowed(context, module)
                     await _charge(context, cost)
                     if batch_scope is not None:
                         batch_scope.enter()
-                    yield record
+                    yield item
             finally:
                 if batch_scope is not None:
                     batch_scope.release()

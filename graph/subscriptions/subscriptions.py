@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from typing import Final
 
 import strawberry
 
@@ -11,17 +12,21 @@ from auth.rbac import Module
 from graph.audit.types import AuditLogType, change_node
 from graph.context import Info
 from graph.permissions import CanRead, guard
-from graph.subscriptions.feed import follow
+from graph.subscriptions.feed import follow, records, subscription_context
 from graph.subscriptions.types import (
+    TASK_TABLES,
     CustomerChangeEvent,
     ProductChangeEvent,
     TaskChangeEvent,
     TaskChangeFilter,
     customer_event,
     product_event,
-    task_event,
+    task_changes,
     task_matcher,
 )
+
+PRODUCTS: Final = frozenset({"products"})
+CUSTOMERS: Final = frozenset({"customers"})
 
 
 @strawberry.type
@@ -38,10 +43,16 @@ class Subscription:
         self, info: Info, filter: TaskChangeFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[TaskChangeEvent, None]:
         matches = task_matcher(filter)
-        async with aclosing(follow(info, "tasks", Module.TASKS, after)) as records:
-            async for record in records:
-                if matches(record):
-                    yield task_event(record)
+        changes = follow(info, TASK_TABLES, Module.TASKS, after, task_changes)
+        async with aclosing(changes) as stream:
+            async for change in stream:
+                if change.links_only and change.event is None:
+                    # Only its products changed: the task is read, once per batch (the
+                    # batch's loader); deleted since, it matches no filter.
+                    loaders = subscription_context(info).loaders
+                    change.to_event(await loaders.task_by_id.load(change.task_id))
+                if matches(change.old_values, change.new_values):
+                    yield change.to_event()
 
     @strawberry.subscription(
         description="Changes to products (PRODUCTS read).",
@@ -50,8 +61,8 @@ class Subscription:
     async def product_changed(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[ProductChangeEvent, None]:
-        async with aclosing(follow(info, "products", Module.PRODUCTS, after)) as records:
-            async for record in records:
+        async with aclosing(follow(info, PRODUCTS, Module.PRODUCTS, after, records)) as stream:
+            async for record in stream:
                 yield product_event(record)
 
     @strawberry.subscription(
@@ -61,8 +72,8 @@ class Subscription:
     async def customer_changed(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[CustomerChangeEvent, None]:
-        async with aclosing(follow(info, "customers", Module.CUSTOMERS, after)) as records:
-            async for record in records:
+        async with aclosing(follow(info, CUSTOMERS, Module.CUSTOMERS, after, records)) as stream:
+            async for record in stream:
                 yield customer_event(record)
 
     @strawberry.subscription(
@@ -75,6 +86,7 @@ class Subscription:
     async def audit_log_added(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[AuditLogType, None]:
-        async with aclosing(follow(info, None, Module.AUDIT, after, audit_ids=True)) as records:
-            async for record in records:
+        trail = follow(info, None, Module.AUDIT, after, records, audit_ids=True)
+        async with aclosing(trail) as stream:
+            async for record in stream:
                 yield change_node(record)

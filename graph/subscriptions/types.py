@@ -11,11 +11,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 import strawberry
 
-from audit.queries import ChangeRecord
+from domain.audit import ChangeRecord
 from domain.customers.model import Customer
 from domain.products.model import Product
 from domain.tasks.model import Task, TaskPriority, TaskStatus
@@ -160,12 +160,121 @@ def _common(record: ChangeRecord, type_name: str) -> dict[str, Any]:
     }
 
 
-def task_event(record: ChangeRecord) -> TaskChangeEvent:
-    """The event of a `tasks` change record."""
-    values = record.new_values
-    return TaskChangeEvent(
-        **_common(record, TASK), task=None if values is None else task_node(_task(values))
+TASKS: Final = "tasks"
+TASK_PRODUCTS: Final = "task_products"
+# A task's event also reports changes of its product links (`task_products` rows).
+TASK_TABLES: Final = frozenset({TASKS, TASK_PRODUCTS})
+PRODUCTS_FIELD: Final = "products"
+
+
+class TaskChange:
+    """Every record of one task in one transaction: its `tasks` records, its links.
+
+    The records of a transaction are consecutive and share their time and request id. The
+    change's id (its cursor) is its last record's.
+    """
+
+    __slots__ = (
+        "action",
+        "changed",
+        "event",
+        "id",
+        "links",
+        "new_values",
+        "occurred_at",
+        "old_values",
+        "task_id",
     )
+
+    def __init__(self, task_id: int, record: ChangeRecord) -> None:
+        self.task_id = task_id
+        self.id = record.id
+        self.occurred_at = record.occurred_at
+        self.action: str | None = None  # of its `tasks` records; None: links only
+        self.old_values: dict[str, Any] | None = None
+        self.new_values: dict[str, Any] | None = None
+        self.changed: set[str] = set()
+        self.links = False
+        self.event: TaskChangeEvent | None = None  # built once, shared by every subscriber
+
+    def add(self, record: ChangeRecord) -> None:
+        """One more record of this task in the same transaction."""
+        self.id = record.id
+        if record.entity != TASKS:
+            self.links = True
+            return
+        if self.action is None:
+            self.action = record.action
+            self.old_values = record.old_values
+        elif record.action == "DELETE":
+            self.action = record.action  # created or updated, then deleted: deleted
+        self.new_values = record.new_values
+        self.changed.update(record.changed_fields or ())
+
+    @property
+    def links_only(self) -> bool:
+        """Only the task's product links changed: the task itself must be read."""
+        return self.action is None
+
+    def changed_fields(self) -> list[str]:
+        """GraphQL names; `products` when links changed."""
+        names = set(field_names(sorted(self.changed)))
+        if self.links:
+            names.add(PRODUCTS_FIELD)
+        return sorted(names)
+
+    def to_event(self, task: Task | None = None) -> TaskChangeEvent:
+        """The event, with `task` as read for a links-only change."""
+        if self.event is None:
+            if self.links_only:
+                # What a filter looks at, as read now: the same before and after.
+                self.old_values = self.new_values = None if task is None else task_values(task)
+            else:
+                task = None if self.new_values is None else _task(self.new_values)
+            self.event = TaskChangeEvent(
+                cursor=encode_cursor(self.id),
+                action=ACTIONS[self.action or "UPDATE"],
+                occurred_at=self.occurred_at,
+                id=encode_global_id(TASK, self.task_id),
+                changed_fields=self.changed_fields(),
+                task=None if task is None else task_node(task),
+            )
+        return self.event
+
+
+def task_changes(batch: list[ChangeRecord]) -> list[TaskChange]:
+    """The `tasks` and `task_products` records of `batch`, one change per task and
+    transaction, ordered by their last record (so cursors only grow)."""
+    changes: list[TaskChange] = []
+    open_: dict[int, TaskChange] = {}
+    transaction: tuple[Any, Any] | None = None
+    for record in batch:
+        if record.entity not in TASK_TABLES:
+            continue
+        key = (record.occurred_at, record.request_id)
+        if key != transaction:
+            transaction, open_ = key, {}
+        task_id = int(record.entity_id.split(":", 1)[0])
+        change = open_.get(task_id)
+        if change is None:
+            change = open_[task_id] = TaskChange(task_id, record)
+            changes.append(change)
+        change.add(record)
+    changes.sort(key=_position)
+    return changes
+
+
+def _position(change: TaskChange) -> int:
+    return change.id
+
+
+def task_values(task: Task) -> dict[str, Any]:
+    """The columns a `TaskChangeFilter` looks at, as a change record holds them."""
+    return {
+        "customer_id": task.customer_id,
+        "assignee_id": task.assignee_id,
+        "status": task.status.name,
+    }
 
 
 def product_event(record: ChangeRecord) -> ProductChangeEvent:
@@ -186,10 +295,14 @@ def customer_event(record: ChangeRecord) -> CustomerChangeEvent:
     )
 
 
-def task_matcher(criteria: TaskChangeFilter | None) -> Callable[[ChangeRecord], bool]:
-    """Whether a task change matches `criteria`: the task matched before or after it."""
+TaskMatcher = Callable[[dict[str, Any] | None, dict[str, Any] | None], bool]
+
+
+def task_matcher(criteria: TaskChangeFilter | None) -> TaskMatcher:
+    """Whether a task change matches `criteria`: the task matched before (first values) or
+    after it (second values)."""
     if criteria is None:
-        return lambda _record: True
+        return lambda _before, _after: True
     customer = (
         None
         if criteria.customer_id is None
@@ -210,4 +323,4 @@ def task_matcher(criteria: TaskChangeFilter | None) -> Callable[[ChangeRecord], 
             and (statuses is None or values.get("status") in statuses)
         )
 
-    return lambda record: holds(record.new_values) or holds(record.old_values)
+    return lambda before, after: holds(after) or holds(before)

@@ -8,19 +8,18 @@ from enum import Enum
 import strawberry
 
 from domain.pagination import PageRequest
-from domain.tasks.model import ORDER_FIELDS, TaskPriority, TaskStatus
-from domain.tasks.model import TaskFilter as TaskCriteria
+from domain.tasks.model import ORDER_FIELDS, TaskFilter, TaskPriority, TaskStatus
 from domain.tasks.service import prepare_task_filter
 from graph.common import SortDirection, sort_keys
-from graph.relay import decode_id_of
+from graph.relay import ConnectionArgs, decode_id_of
 
 # The domain enums are exposed as they are; GraphQL sees their member names.
 strawberry.enum(TaskStatus, name="TaskStatus", description="Where a task stands.")
 strawberry.enum(TaskPriority, name="TaskPriority", description="How urgent a task is.")
 
 
-@strawberry.input
-class TaskFilter:
+@strawberry.input(name="TaskFilter")
+class TaskFilterInput:
     """Criteria for listing tasks."""
 
     search: str | None = strawberry.field(
@@ -58,14 +57,14 @@ def optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int 
     return None if value is None else decode_id_of(value, type_name, field=field)
 
 
-def task_criteria(f: TaskFilter | None) -> TaskCriteria:
+def task_criteria(f: TaskFilterInput | None) -> TaskFilter:
     """Map the filter input to checked, normalised domain criteria, decoding its IDs."""
     if f is None:
-        return TaskCriteria()
+        return TaskFilter()
     # Nested task lists reach the repository through loaders, not the service, so the
     # filter is normalised here; it also lets equal filters share one loader batch.
     return prepare_task_filter(
-        TaskCriteria(
+        TaskFilter(
             search=f.search,
             statuses=tuple(f.status) if f.status is not None else None,
             priorities=tuple(f.priority) if f.priority is not None else None,
@@ -78,23 +77,9 @@ def task_criteria(f: TaskFilter | None) -> TaskCriteria:
     )
 
 
-def task_page(
-    *,
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    order_by: list[TaskOrder] | None,
-) -> PageRequest:
+def task_page(args: ConnectionArgs, order_by: list[TaskOrder] | None = None) -> PageRequest:
     """Validate the page arguments of a task connection."""
-    return PageRequest.build(
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-        order=sort_keys(order_by),
-        fields=ORDER_FIELDS,
-    )
+    return args.page(sort_keys(order_by), ORDER_FIELDS)
 
 
 @strawberry.input

@@ -8,7 +8,7 @@ from auth.rbac import Action, Module
 from domain.tasks import service
 from domain.tasks.model import TaskPatch
 from domain.validation import UNSET, Unset
-from graph.common import DeletePayload, given
+from graph.common import DeletePayload, given, patch_of
 from graph.context import Info, context_of
 from graph.permissions import CanWrite, guard
 from graph.relay import decode_id_of, decode_ids_of
@@ -51,12 +51,9 @@ class TaskMutations:
         product_ids = given(input.product_ids)
         if isinstance(product_ids, list):
             product_ids = decode_ids_of(product_ids, "Product", field="productIds")
-        patch = TaskPatch(
-            title=given(input.title),
-            description=given(input.description),
-            status=given(input.status),
-            priority=given(input.priority),
-            due_date=given(input.due_date),
+        patch = patch_of(
+            TaskPatch,
+            input,
             customer_id=_patch_ref(input.customer_id, "Customer", "customerId"),
             assignee_id=_patch_ref(input.assignee_id, "User", "assigneeId"),
             product_ids=product_ids,

@@ -9,8 +9,8 @@ from domain.tasks import service
 from graph.context import Info, context_of
 from graph.permissions import CanRead, guard
 from graph.prefetch import task_list_loaded
-from graph.relay import Connection, build_connection, decode_id_of
-from graph.tasks.inputs import TaskFilter, TaskOrder, task_criteria, task_page
+from graph.relay import Connection, ConnectionArgs, build_connection, connection_args, decode_id_of
+from graph.tasks.inputs import TaskFilterInput, TaskOrder, task_criteria, task_page
 from graph.tasks.types import TYPE_NAME, TaskType, task_node
 
 
@@ -25,21 +25,18 @@ class TaskQueries:
         return None if found is None else task_node(found)
 
     @strawberry.field(extensions=guard(CanRead(Module.TASKS)))
+    @connection_args
     async def tasks(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: TaskFilter | None = None,
+        args: ConnectionArgs,
+        filter: TaskFilterInput | None = None,
         order_by: list[TaskOrder] | None = None,
     ) -> Connection[TaskType]:
         """A keyset-paginated list of tasks."""
         ctx = context_of(info)
         criteria = task_criteria(filter)
-        page = task_page(first=first, after=after, last=last, before=before, order_by=order_by)
-        found = await service.list_tasks(ctx.uow, criteria, page)
+        found = await service.list_tasks(ctx.uow, criteria, task_page(args, order_by))
         ctx.loaders.prime(ctx.loaders.task_by_id, found.items)
         await task_list_loaded(info, found.items)
         return build_connection(found, task_node, lambda: service.count_tasks(ctx.uow, criteria))

@@ -12,7 +12,7 @@ from auth.rbac import Module
 from domain.tasks.model import Task, TaskPriority, TaskStatus
 from graph.context import Info, context_of
 from graph.customers.types import CustomerType, customer_node
-from graph.permissions import CanRead, CanReadOrIsSelf, guard
+from graph.permissions import CanRead, CanSeeUser, guard
 from graph.products.types import ProductType, product_nodes
 from graph.relay import Node, encode_global_id
 from graph.tasks import inputs as _inputs  # noqa: F401 - registers the task enums
@@ -58,7 +58,7 @@ class TaskType(Node):
             "Null when unset; null with a FORBIDDEN error at this path without USERS read, "
             "unless it is the viewer."
         ),
-        extensions=guard(CanReadOrIsSelf(Module.USERS, "assignee_pk")),
+        extensions=guard(CanSeeUser("assignee_pk")),
     )
     def assignee(self, info: Info) -> UserType | None:
         if self.assignee_pk is None:

@@ -9,14 +9,11 @@ from graph.common import DeletePayload, given
 from graph.context import Info, context_of
 from graph.permissions import CanWrite, guard, principal_of
 from graph.relay import decode_id_of, decode_ids_of
+from graph.users.inputs import CreateRoleInput, CreateUserInput, UpdateRoleInput, UpdateUserInput
 from graph.users.types import (
     ROLE_TYPE_NAME,
     TYPE_NAME,
-    CreateRoleInput,
-    CreateUserInput,
     RolePayload,
-    UpdateRoleInput,
-    UpdateUserInput,
     UserPayload,
     role_node,
     user_node,

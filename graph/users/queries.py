@@ -6,11 +6,10 @@ import strawberry
 
 from auth.admin import list_roles
 from auth.rbac import Module
-from domain.pagination import PageRequest
 from domain.users import service
 from graph.context import Info, context_of
 from graph.permissions import CanRead, IsAuthenticated, guard, principal_of
-from graph.relay import Connection, build_connection, decode_id_of
+from graph.relay import Connection, ConnectionArgs, build_connection, connection_args, decode_id_of
 from graph.users.types import TYPE_NAME, RoleType, UserType, role_node, user_node
 
 
@@ -31,18 +30,11 @@ class UserQueries:
         return None if found is None else user_node(found)
 
     @strawberry.field(extensions=guard(CanRead(Module.USERS)))
-    async def users(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> Connection[UserType]:
-        """A keyset-paginated list of users, by creation."""
+    @connection_args
+    async def users(self, info: Info, args: ConnectionArgs) -> Connection[UserType]:
+        """A keyset-paginated list of users, by id."""
         uow = context_of(info).uow
-        page = PageRequest.build(first=first, after=after, last=last, before=before)
-        found = await service.list_users(uow, page)
+        found = await service.list_users(uow, args.page())
         return build_connection(found, user_node, lambda: service.count_users(uow))
 
     @strawberry.field(extensions=guard(CanRead(Module.USERS)))

@@ -12,7 +12,7 @@ from auth.rbac import Action as RbacAction
 from auth.rbac import Grant, Module
 from domain.users.model import User
 from graph.context import Info, context_of
-from graph.permissions import CanReadOrIsSelf, guard
+from graph.permissions import CanSeeUser, guard
 from graph.relay import Node, encode_global_id
 
 TYPE_NAME = "User"
@@ -87,7 +87,7 @@ class UserType(Node):
     created_at: datetime
     pk: strawberry.Private[int]
 
-    @strawberry.field(extensions=guard(CanReadOrIsSelf(Module.USERS, "pk")))
+    @strawberry.field(extensions=guard(CanSeeUser("pk")))
     async def roles(self, info: Info) -> list[RoleType]:
         """The user's roles, by name."""
         roles = await context_of(info).loaders.roles_by_user.load(self.pk)
@@ -104,58 +104,6 @@ def user_node(user: User) -> UserType:
         is_superuser=user.is_superuser,
         created_at=user.created_at,
         pk=user.id,
-    )
-
-
-@strawberry.input
-class ModuleGrantInput:
-    """A module to grant, with its write actions (READ is implied)."""
-
-    module: Module
-    actions: list[Action] = strawberry.field(default_factory=list)
-
-    def to_grant(self) -> Grant:
-        """The RBAC grant this input describes."""
-        return Grant(self.module, frozenset(action.to_rbac() for action in self.actions))
-
-
-@strawberry.input
-class CreateUserInput:
-    """A new user with a password and roles."""
-
-    email: str
-    password: str
-    full_name: str | None = None
-    is_superuser: bool = False
-    role_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class UpdateUserInput:
-    """A partial update of a user."""
-
-    full_name: str | None = strawberry.UNSET
-    is_active: bool | None = strawberry.UNSET
-    is_superuser: bool | None = strawberry.UNSET
-
-
-@strawberry.input
-class CreateRoleInput:
-    """A new role."""
-
-    name: str
-    description: str | None = None
-    grants: list[ModuleGrantInput] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class UpdateRoleInput:
-    """A partial update of a role."""
-
-    name: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    grants: list[ModuleGrantInput] | None = strawberry.field(
-        default=strawberry.UNSET, description="Replaces the whole set when given."
     )
 
 

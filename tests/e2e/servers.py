@@ -1,8 +1,18 @@
-"""Real uvicorn processes for the scale-out tests: a migrated database of their own, a
-port in 8600-8699, and GraphQL calls that may come from any client IP.
+"""Real uvicorn servers for the end-to-end tests, and databases of their own.
 
-uvicorn trusts `X-Forwarded-For` from 127.0.0.1 by default, so each test can play a client
-address of its own and leave the per-IP buckets of the other tests alone.
+Two kinds of server:
+- `start_server` / `running_server` / `servers`: `uvicorn graph.app:app` as a process of
+  its own, on a migrated database (`seeded_database`), for tests that need what only a real
+  process has: signals, workers, several instances, a client outside Python.
+- `serve`: a uvicorn server around an app object in the test's own event loop, for
+  WebSocket tests that also reach into the app.
+
+Ports: uvicorn binds port 0 and the kernel picks a free one, which the server's own log
+line "Uvicorn running on ..." names; two test runs side by side can never take the same
+port. Then the server is ready when its readiness (or health) endpoint answers 200.
+
+uvicorn trusts `X-Forwarded-For` from 127.0.0.1 by default, so `Api` can play a client
+address of each test's own and leave the per-IP buckets of the other tests alone.
 """
 
 from __future__ import annotations
@@ -10,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,30 +29,38 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(8600, 8700)
-PASSWORD = "scale-out-test-password"
 ADMIN = "admin@example.com"
-_taken: set[int] = set()
+PASSWORD = "live-server-test-password"
+# Seed arguments for a small database: the superuser, the demo roles and users, one product.
+SMALL = ("--customers", "0", "--products", "1", "--users", "0")
+_LISTENING = re.compile(r"Uvicorn running on (http://[0-9.]+:[0-9]+)")
 
 
-def free_port() -> int:
-    """A port of 8600-8699 nothing listens on, never handed out twice in one run."""
-    for port in PORTS:
-        if port in _taken:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        _taken.add(port)
-        return port
-    raise RuntimeError("no free port in 8600-8699")
+# ---------------------------------------------------------------- databases
+
+
+def server_env(database_url: str, **settings: str) -> dict[str, str]:
+    """A test server's environment: test mode, JSON logs at INFO, no drain, the superuser's
+    password `PASSWORD`; `settings` (upper-cased into variables) override any of these."""
+    return {
+        **os.environ,
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        "LOG_FORMAT": "json",
+        # INFO: the readiness wait reads uvicorn's "running on" line from the log.
+        "LOG_LEVEL": "INFO",
+        "SHUTDOWN_DRAIN_SECONDS": "0",
+        "SEED_SUPERUSER_PASSWORD": PASSWORD,
+        **{name.upper(): value for name, value in settings.items()},
+    }
 
 
 async def admin_sql(url: str, statement: str) -> None:
@@ -56,64 +74,101 @@ async def admin_sql(url: str, statement: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def postgres_database(server_url: str, prefix: str) -> AsyncIterator[str]:
-    """A fresh PostgreSQL database on the server of `server_url`, dropped afterwards."""
+async def own_database(
+    directory: Path, prefix: str = "test_live", *, on_postgres: bool = ON_POSTGRES
+) -> AsyncIterator[str]:
+    """An empty database of the caller's own: a new PostgreSQL database on the server of
+    TEST_DATABASE_URL (dropped afterwards), or else a SQLite file in `directory`."""
+    if not on_postgres:
+        yield f"sqlite+aiosqlite:///{directory / f'{prefix}.db'}"
+        return
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    await admin_sql(server_url, f'CREATE DATABASE "{name}"')
+    await admin_sql(TEST_DATABASE_URL, f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        yield make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        await admin_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_sql(TEST_DATABASE_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def server_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a test server: test mode, JSON logs, a short drain."""
-    return {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": database_url,
-        "LOG_FORMAT": "json",
-        "SHUTDOWN_DRAIN_SECONDS": "2",
-        "SEED_SUPERUSER_PASSWORD": PASSWORD,
-        **extra,
-    }
-
-
-async def seed(database_url: str) -> None:
-    """Migrate, then add the superuser, the demo roles and users, one product."""
+async def seed(database_url: str, *seed_args: str, **settings: str) -> None:
+    """`python -m seeds --migrate SEED_ARGS` in the environment of `server_env`."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "seeds", "--migrate", "--customers", "0", "--products", "1", "--users", "0"),
+        *("-m", "seeds", "--migrate", *seed_args),
         cwd=ROOT,
-        env=server_env(database_url),
+        env=server_env(database_url, **settings),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), 90)
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, output.decode()
 
 
-class Server:
-    """A running `uvicorn graph.app:app` and everything it has logged."""
+@contextlib.asynccontextmanager
+async def seeded_database(
+    directory: Path,
+    *seed_args: str,
+    prefix: str = "test_live",
+    on_postgres: bool = ON_POSTGRES,
+    **settings: str,
+) -> AsyncIterator[str]:
+    """`own_database`, migrated and seeded by `seed(url, *SEED_ARGS, **SETTINGS)`."""
+    async with own_database(directory, prefix, on_postgres=on_postgres) as url:
+        await seed(url, *seed_args, **settings)
+        yield url
 
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+
+# ---------------------------------------------------------------- server processes
+
+
+class Server:
+    """A running `uvicorn graph.app:app` and every line it has logged so far."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = ""
         self.lines: list[str] = []
+        self._logged = asyncio.Event()
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        # Read all along: nobody else drains the pipe, and a full pipe would block the server.
         assert self.process.stdout is not None
         async for line in self.process.stdout:
             self.lines.append(line.decode(errors="replace"))
+            self._logged.set()
+        self._logged.set()  # the end of the log wakes waiters too
 
     @property
     def log(self) -> str:
         """Everything logged so far."""
         return "".join(self.lines)
 
-    async def stop(self) -> None:
-        """Kill the server and its workers (its own process group) if they still run."""
+    async def logged(self, text: str, within: float = 10) -> str:
+        """Wait until a line holding `text` is logged; returns that line."""
+        async with asyncio.timeout(within):
+            while True:
+                found = next((line for line in self.lines if text in line), None)
+                if found is not None:
+                    return found
+                if self._reader.done():
+                    raise AssertionError(f"the server ended without logging {text!r}:\n{self.log}")
+                self._logged.clear()
+                await self._logged.wait()
+
+    async def exited(self, within: float = 15) -> str:
+        """The whole log, once the process has ended by itself (after a signal, say)."""
+        await asyncio.wait_for(self.process.wait(), within)
+        await asyncio.wait_for(self._reader, 5)
+        return self.log
+
+    async def stop(self, *, graceful: bool = True, within: float = 15) -> None:
+        """Stop the server: SIGTERM and its graceful shutdown first when `graceful`, then
+        SIGKILL for whatever of its process group (workers included) still runs."""
+        if graceful and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), within)
         # The group outlives a master that already exited: a worker may still hold on.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
@@ -122,42 +177,114 @@ class Server:
             await asyncio.wait_for(self._reader, 5)
 
 
-async def start_server(env: dict[str, str], *uvicorn_args: str) -> Server:
-    """Start uvicorn on a free port and wait until `/readyz` answers 200."""
-    port = free_port()
+async def start_server(
+    env: dict[str, str],
+    *uvicorn_args: str,
+    grace_seconds: int = 2,
+    ready_path: str = "/readyz",
+    within: float = 60,
+) -> Server:
+    """Start `uvicorn graph.app:app UVICORN_ARGS` on a free port in `env`; return once
+    `ready_path` answers 200. The caller stops it (`Server.stop`)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
-        *("-m", "uvicorn", "graph.app:app", "--host", "127.0.0.1", "--port", str(port)),
-        *("--timeout-graceful-shutdown", "2", *uvicorn_args),
+        *("-m", "uvicorn", "graph.app:app", "--host", "127.0.0.1", "--port", "0"),
+        *("--timeout-graceful-shutdown", str(grace_seconds), *uvicorn_args),
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        limit=2**20,
+        limit=2**20,  # a log line with a stack trace is long
         start_new_session=True,  # a process group of its own, workers included
     )
-    server = Server(process, port)
+    server = Server(process)
+    try:
+        async with asyncio.timeout(within):
+            listening = _LISTENING.search(await server.logged("Uvicorn running on", within))
+            assert listening is not None, server.log
+            server.base_url = listening[1]
+            await _until_ready(server, ready_path)
+    except BaseException as error:
+        await server.stop(graceful=False)
+        if isinstance(error, AssertionError | TimeoutError):
+            raise AssertionError(f"the server did not become ready:\n{server.log}") from error
+        raise
+    return server
+
+
+async def _until_ready(server: Server, path: str) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=1) as probe:
-        for _ in range(300):
+        while True:
             with contextlib.suppress(httpx.TransportError):
-                if (await probe.get("/readyz")).status_code == 200:
-                    return server
-            if process.returncode is not None:
-                break
+                if (await probe.get(path)).status_code == 200:
+                    return
+            assert server.process.returncode is None, "the server exited"
             await asyncio.sleep(0.1)
-    await server.stop()
-    raise AssertionError(f"the server did not start:\n{server.log}")
 
 
 @contextlib.asynccontextmanager
-async def servers(env: dict[str, str], count: int, *args: str) -> AsyncIterator[list[Server]]:
-    """`count` servers on the same environment, stopped afterwards."""
-    started: list[Server] = []
+async def running_server(
+    env: dict[str, str], *uvicorn_args: str, graceful: bool = True, **options: Any
+) -> AsyncIterator[Server]:
+    """`start_server(env, *UVICORN_ARGS, **OPTIONS)`, stopped afterwards (`graceful`: by
+    SIGTERM first, else killed at once)."""
+    server = await start_server(env, *uvicorn_args, **options)
     try:
-        started.extend(await asyncio.gather(*(start_server(env, *args) for _ in range(count))))
-        yield started
+        yield server
     finally:
-        await asyncio.gather(*(server.stop() for server in started))
+        await server.stop(graceful=graceful)
+
+
+@contextlib.asynccontextmanager
+async def servers(
+    env: dict[str, str], count: int, *uvicorn_args: str, **options: Any
+) -> AsyncIterator[list[Server]]:
+    """`count` servers on the same environment, started side by side (each takes seconds to
+    import the app), killed afterwards."""
+    started: list[Server | BaseException] = await asyncio.gather(
+        *(start_server(env, *uvicorn_args, **options) for _ in range(count)),
+        return_exceptions=True,
+    )
+    running = [server for server in started if isinstance(server, Server)]
+    try:
+        for failure in started:
+            if isinstance(failure, BaseException):
+                raise failure
+        yield running
+    finally:
+        await asyncio.gather(*(server.stop(graceful=False) for server in running))
+
+
+# ---------------------------------------------------------------- an app in this event loop
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1 in this event loop; yields the base URL.
+
+    The lifespan is off: it would dispose of the run's shared engine. The app's
+    subscription machinery is stopped here instead."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise AssertionError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+        await app.state.realtime.stop()
+
+
+# ---------------------------------------------------------------- a client
 
 
 class Api:

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.access import REDACTED, TRUNCATED
 from config.settings import Settings
+from domain.cleaning import TRUNCATED
+from graph.access_log import REDACTED
 from graph.app import create_app
 from persistence.database import create_engine
 from persistence.models import AccessLogModel, Base

@@ -22,11 +22,17 @@ import httpx
 import pytest
 
 from graph.persisted.stores import document_hash
-from tests.e2e.server_process import ROOT, running_server, seeded_database
+from tests.e2e.servers import (
+    ADMIN,
+    PASSWORD,
+    ROOT,
+    running_server,
+    seeded_database,
+    server_env,
+)
 
 JS = ROOT / "tests" / "js"
 NODE = shutil.which("node")
-PASSWORD = "apollo-test-password"
 
 if NODE is None:
     pytest.skip("needs Node.js 20 or newer on PATH (`node`)", allow_module_level=True)
@@ -53,21 +59,21 @@ async def servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
     directory = tmp_path_factory.mktemp("apollo")
     seed = ("--no-demo-users", "--customers", "0", "--products", "3", "--users", "0")
     async with (
-        seeded_database(directory, *seed, superuser_password=PASSWORD) as database_url,
+        seeded_database(directory, *seed, prefix="apollo") as database_url,
         AsyncExitStack() as stack,
     ):
         # Started side by side: each takes seconds to import the app.
         automatic, trusted = await asyncio.gather(
-            stack.enter_async_context(running_server(database_url)),
+            stack.enter_async_context(running_server(server_env(database_url))),
             stack.enter_async_context(
-                running_server(database_url, graphql_trusted_documents="required")
+                running_server(server_env(database_url, graphql_trusted_documents="required"))
             ),
         )
-        login = 'mutation { login(email: "admin@example.com", password: "%s") { accessToken } }'
-        async with httpx.AsyncClient(base_url=automatic) as http:
-            answer = await http.post("/graphql", json={"query": login % PASSWORD})
+        login = 'mutation { login(email: "%s", password: "%s") { accessToken } }'
+        async with httpx.AsyncClient(base_url=automatic.base_url) as http:
+            answer = await http.post("/graphql", json={"query": login % (ADMIN, PASSWORD)})
         token = answer.json()["data"]["login"]["accessToken"]
-        yield Servers(database_url, automatic, trusted, token)
+        yield Servers(database_url, automatic.base_url, trusted.base_url, token)
 
 
 async def apollo(scenario: str, url: str, token: str) -> Any:

@@ -1,20 +1,17 @@
 """GraphiQL, Swagger UI, ReDoc and the landing page in a real headless Chromium, offline.
 
-A real uvicorn serves a migrated, seeded SQLite file. Chromium (Debian's /usr/bin/chromium,
-driven by Playwright for Python) may reach 127.0.0.1 only: a route aborts any other
-request, and every test asserts that none was even attempted, and that the browser logged
-no error (a script error, or a load the Content-Security-Policy refused). Screenshots go to
-/tmp/taskgraph-browser/ for a person to look at; the assertions are on the page's text.
+A real uvicorn (tests/e2e/servers.py) serves a migrated, seeded SQLite file. Chromium
+(Debian's /usr/bin/chromium, driven by Playwright for Python) may reach 127.0.0.1 only: a
+route aborts any other request, and every test asserts that none was even attempted, and
+that the browser logged no error (a script error, or a load the Content-Security-Policy
+refused). Screenshots go to /tmp/taskgraph-browser/ for a person to look at; the
+assertions are on the page's text.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -27,12 +24,12 @@ import pytest
 
 from graph.pages.assets import FETCH_COMMAND, default_catalogue
 from tests.conftest import ON_POSTGRES
+from tests.e2e.servers import running_server, seeded_database, server_env
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is not installed (pip install playwright)"
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -44,7 +41,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PORTS = range(8300, 8400)
 SCREENSHOTS = Path("/tmp/taskgraph-browser")  # noqa: S108 - for a person to look at, not the repo
 EMAIL = "manager@example.com"
 PASSWORD = "demo-dev-password"  # the development default of the seeded demo users
@@ -66,66 +62,16 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8300-8399")
-
-
 @pytest.fixture(scope="module")
 async def base_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A real server on a migrated SQLite file seeded with the demo data and accounts."""
     folder = tmp_path_factory.mktemp("browser")
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "development",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'app.db'}",
-        "LOG_FORMAT": "json",
-    }
-    seed = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "seeds", "--migrate", "--customers", "20", "--products", "30"),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(seed.communicate(), 120)
-    assert seed.returncode == 0, output.decode()
-    port = _free_port()
-    log = (folder / "server.log").open("wb")
-    server = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "uvicorn", "graph.app:app"),
-        *("--host", "127.0.0.1", "--port", str(port)),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=1) as probe:
-            for _ in range(300):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await probe.get("/readyz")).status_code == 200:
-                        break
-                if server.returncode is not None:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the server did not become ready")
-        if server.returncode is not None:
-            pytest.fail(f"the server exited:\n{(folder / 'server.log').read_text()}")
-        yield url
-    finally:
-        if server.returncode is None:
-            server.terminate()
-            await asyncio.wait_for(server.wait(), 20)
-        log.close()
+    seed = ("--customers", "20", "--products", "30")
+    async with (
+        seeded_database(folder, *seed, prefix="browser", environment="development") as url,
+        running_server(server_env(url, environment="development")) as server,
+    ):
+        yield server.base_url
 
 
 @pytest.fixture(scope="module")

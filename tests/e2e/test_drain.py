@@ -1,20 +1,16 @@
 """Issue 10, defect 8: draining is visible to a load balancer, and shutdown answers no 500.
 
-A real uvicorn process on a file SQLite database (or a PostgreSQL database of its own when
-TEST_DATABASE_URL is set). Another client holds the products table for writing, so that
-`createProduct` requests wait inside the server for as long as the test decides.
+A real uvicorn process (tests/e2e/servers.py) on a file SQLite database (or a PostgreSQL
+database of its own when TEST_DATABASE_URL is set). Another client holds the products table
+for writing, so that `createProduct` requests wait inside the server for as long as the test
+decides.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import socket
 import sqlite3
-import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -22,17 +18,21 @@ from typing import Protocol
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from tests.conftest import ON_POSTGRES
+from tests.e2e.servers import (
+    ADMIN,
+    PASSWORD,
+    SMALL,
+    Server,
+    running_server,
+    seeded_database,
+    server_env,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-PORTS = range(8200, 8300)
 DRAIN_SECONDS = 2.0
 GRACE_SECONDS = 1  # uvicorn takes whole seconds
-PASSWORD = "drain-test-password"
 
 LOGIN = """
 mutation Login($email: String!, $password: String!) {
@@ -93,40 +93,11 @@ class PostgresBlocker:
         await self.conn.close()
 
 
-async def _admin(statement: str) -> None:
-    engine = create_async_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 async def database_url(tmp_path: Path) -> AsyncIterator[str]:
     """A migrated, seeded database of this test's own: a SQLite file, or PostgreSQL."""
-    if ON_POSTGRES:
-        name = f"test_drain_{uuid.uuid4().hex[:12]}"
-        await _admin(f'CREATE DATABASE "{name}"')
-        url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-    try:
-        seed = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *("-m", "seeds", "--migrate", "--no-demo-users"),
-            *("--customers", "0", "--products", "1", "--users", "0"),
-            cwd=ROOT,
-            env={**_server_env(url), "SEED_SUPERUSER_PASSWORD": PASSWORD},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await asyncio.wait_for(seed.communicate(), 60)
-        assert seed.returncode == 0, output.decode()
+    async with seeded_database(tmp_path, "--no-demo-users", *SMALL, prefix="test_drain") as url:
         yield url
-    finally:
-        if ON_POSTGRES:
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -142,94 +113,16 @@ async def blocker(database_url: str) -> AsyncIterator[WriteBlocker]:
     await held.close()
 
 
-def _server_env(database_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": database_url,
-        "LOG_FORMAT": "json",
-        "SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
-        "DATABASE_LOCK_TIMEOUT_MS": "20000",
-    }
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8200-8299")
-
-
-class Server:
-    """A running `uvicorn graph.app:app` and every line it has logged so far."""
-
-    def __init__(self, process: asyncio.subprocess.Process, base_url: str) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.lines: list[str] = []
-        self._logged = asyncio.Event()
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            self.lines.append(line.decode())
-            self._logged.set()
-
-    @property
-    def log(self) -> str:
-        """Everything logged so far."""
-        return "".join(self.lines)
-
-    async def logged(self, text: str, within: float = 10) -> None:
-        """Wait until a line holding `text` is logged."""
-        async with asyncio.timeout(within):
-            while not any(text in line for line in self.lines):
-                self._logged.clear()
-                await self._logged.wait()
-
-    async def exited(self) -> str:
-        """The whole log, once the process has ended."""
-        await asyncio.wait_for(self.process.wait(), 15)
-        await self._reader
-        return self.log
-
-
 @pytest.fixture
 async def server(database_url: str) -> AsyncIterator[Server]:
-    """A running server with a short grace; killed if the test fails."""
-    port = _free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        *("-m", "uvicorn", "graph.app:app", "--host", "127.0.0.1", "--port", str(port)),
-        *("--timeout-graceful-shutdown", str(GRACE_SECONDS)),
-        cwd=ROOT,
-        env=_server_env(database_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        limit=2**20,  # a log line with a stack trace is long
+    """A running server with a drain and a short grace; killed if the test fails."""
+    env = server_env(
+        database_url,
+        shutdown_drain_seconds=str(DRAIN_SECONDS),
+        database_lock_timeout_ms="20000",
     )
-    started = Server(process, f"http://127.0.0.1:{port}")
-    try:
-        async with httpx.AsyncClient(base_url=started.base_url, timeout=1) as probe:
-            for _ in range(200):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await probe.get("/readyz")).status_code == 200:
-                        break
-                if process.returncode is not None:
-                    pytest.fail(f"the server did not start:\n{await started.exited()}")
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail(f"the server did not start:\n{started.log}")
+    async with running_server(env, grace_seconds=GRACE_SECONDS, graceful=False) as started:
         yield started
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 async def _create(api: httpx.AsyncClient, sku: str) -> httpx.Response:
@@ -252,7 +145,7 @@ def _outcome(response: httpx.Response | BaseException) -> str:
 
 async def _login(base_url: str) -> dict[str, str]:
     async with httpx.AsyncClient(base_url=base_url, timeout=5) as anonymous:
-        variables = {"email": "admin@example.com", "password": PASSWORD}
+        variables = {"email": ADMIN, "password": PASSWORD}
         login = await anonymous.post("/graphql", json={"query": LOGIN, "variables": variables})
     return {"Authorization": f"Bearer {login.json()['data']['login']['accessToken']}"}
 

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from graph.lifecycle import Lifecycle
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.servers import running_server, server_env
 
 
 async def test_given_draining_when_readiness_is_asked_then_503(
@@ -48,57 +43,15 @@ def test_given_a_server_handler_when_sigterm_arrives_then_draining_starts_and_it
         signal.signal(signal.SIGTERM, previous)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_given_a_running_server_when_sigterm_arrives_then_it_drains_and_exits_cleanly(
+async def test_given_a_running_server_when_sigterm_arrives_then_it_drains_and_exits_cleanly(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ENVIRONMENT": "test",
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}",
-        "LOG_FORMAT": "json",
-        "SHUTDOWN_DRAIN_SECONDS": "0.5",
-    }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "graph.app:app",
-            "--port",
-            str(port),
-            "--timeout-graceful-shutdown",
-            "5",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start")
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=15)
-    finally:
-        if server.poll() is None:
-            server.kill()
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'app.db'}", shutdown_drain_seconds="0.5")
+    async with running_server(env, grace_seconds=5, ready_path="/healthz") as server:
+        server.process.send_signal(signal.SIGTERM)
+        output = await server.exited()
     # uvicorn re-raises the signal after a clean shutdown, so supervisors see SIGTERM.
-    assert server.returncode in (0, -signal.SIGTERM), output
+    assert server.process.returncode in (0, -signal.SIGTERM), output
     assert "draining" in output
     assert "Application shutdown complete" in output
     assert "Traceback" not in output

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config.settings import Settings
+from domain.documents import TrustedDocument
 from graph.app import create_app
-from persistence.trusted_documents import SqlTrustedDocuments, TrustedDocument
+from persistence.trusted_documents import SqlTrustedDocuments
 from tests.e2e.test_abuse import CREATE_PRODUCT, product_count
 
 PRODUCTS = "query Products { products(first: 2) { totalCount edges { node { sku } } } }"

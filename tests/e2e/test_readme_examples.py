@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server_process import ROOT, running_server, seeded_database
+from tests.e2e.servers import ROOT, running_server, seeded_database, server_env
 
 README = ROOT / "README.md"
 README_ADDRESS = "127.0.0.1:8000"
@@ -49,8 +49,11 @@ async def test_given_a_live_server_when_the_readme_examples_run_then_each_succee
     tmp_path: Path,
 ) -> None:
     blocks = api_blocks(README.read_text())
-    async with seeded_database(tmp_path) as database_url, running_server(database_url) as url:
-        port = url.rsplit(":", 1)[1]
+    async with (
+        seeded_database(tmp_path) as database_url,
+        running_server(server_env(database_url)) as server,
+    ):
+        port = server.base_url.rsplit(":", 1)[1]
         script = ["set -euo pipefail"]
         for index, block in enumerate(blocks):
             script += [

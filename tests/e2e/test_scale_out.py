@@ -23,15 +23,15 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
+from tests.conftest import ON_POSTGRES
 from tests.e2e.servers import (
     ADMIN,
     PASSWORD,
     ROOT,
+    SMALL,
     Api,
     Server,
-    postgres_database,
-    seed,
+    seeded_database,
     server_env,
     servers,
 )
@@ -76,10 +76,10 @@ def _ip() -> str:
 
 
 @pytest.fixture(scope="module")
-async def database_url() -> AsyncIterator[str]:
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A seeded PostgreSQL database of this module's own."""
-    async with postgres_database(TEST_DATABASE_URL, "test_scale") as url:
-        await seed(url)
+    directory = tmp_path_factory.mktemp("scale")
+    async with seeded_database(directory, *SMALL, prefix="test_scale") as url:
         yield url
 
 
@@ -94,6 +94,8 @@ async def environment(database_url: str) -> dict[str, str]:
         REDIS_URL=_redis_url(),
         RATE_LIMIT_REQUESTS_PER_MINUTE=str(REQUESTS_PER_MINUTE),
         LOGIN_MAX_FAILURES_PER_EMAIL=str(FAILURES_PER_EMAIL),
+        # Long enough for the SIGTERM test to see A's readiness turn 503 while it serves.
+        SHUTDOWN_DRAIN_SECONDS="2",
     )
 
 

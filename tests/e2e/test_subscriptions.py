@@ -25,7 +25,7 @@ from graph.app import create_app
 from persistence.models import AuditAnchorModel
 from tests.builders import add_customers, gid
 from tests.conftest import GraphQLClient, token_for
-from tests.e2e.live import serve
+from tests.e2e.servers import serve
 from tests.rbac_helpers import People
 
 TASK_CHANGED = """
@@ -514,3 +514,142 @@ async def test_given_an_open_subscription_when_metrics_are_scraped_then_it_is_co
 
     assert during == (before[0] + 1, before[1] + 1)
     assert after == before
+
+
+TASK_PRODUCTS_CHANGED = """
+subscription($after: String, $filter: TaskChangeFilter) {
+  taskChanged(after: $after, filter: $filter) {
+    cursor action id changedFields task { title version products { sku } }
+  }
+}
+"""
+CREATE_PRODUCT = """
+mutation($sku: String!) {
+  createProduct(input: {sku: $sku, name: "P", price: "1.00", stock: 1}) { product { id } }
+}
+"""
+
+
+async def _products(gql: GraphQLClient, *skus: str) -> list[str]:
+    return [
+        (await gql.ok(CREATE_PRODUCT, {"sku": sku}))["createProduct"]["product"]["id"]
+        for sku in skus
+    ]
+
+
+async def test_given_a_change_of_a_tasks_products_alone_then_task_changed_reports_products(
+    live: str, gql: GraphQLClient, engine: AsyncEngine
+) -> None:
+    acme, other = await add_customers(engine, {"name": "Acme"}, {"name": "Other"})
+    p1, p2 = await _products(gql, "LINK-1", "LINK-2")
+    created = await gql.ok(
+        CREATE_TASK,
+        {"input": {"title": "linked", "customerId": gid("Customer", acme), "productIds": [p1]}},
+    )
+    task_id = created["createTask"]["task"]["id"]
+    everything = await subscribed(live, gql.token or "", TASK_PRODUCTS_CHANGED)
+    acme_board = await subscribed(
+        live, gql.token or "", TASK_PRODUCTS_CHANGED, filter={"customerId": gid("Customer", acme)}
+    )
+    other_board = await subscribed(
+        live, gql.token or "", TASK_PRODUCTS_CHANGED, filter={"customerId": gid("Customer", other)}
+    )
+    try:
+        await gql.ok(UPDATE_TASK, {"id": task_id, "input": {"productIds": [p1, p2]}})
+        await gql.ok(UPDATE_TASK, {"id": task_id, "input": {"productIds": [p2]}})
+        events = [e["taskChanged"] for e in await everything.wait_for(2)]
+        filtered = [e["taskChanged"] for e in await acme_board.wait_for(2)]
+        await asyncio.sleep(0.3)
+    finally:
+        for feed in (everything, acme_board, other_board):
+            await feed.close()
+    assert events == filtered
+    assert [(e["action"], e["id"], e["changedFields"]) for e in events] == [
+        ("UPDATED", task_id, ["products"]),
+        ("UPDATED", task_id, ["products"]),
+    ]
+    assert [[p["sku"] for p in e["task"]["products"]] for e in events][1] == ["LINK-2"]
+    assert events[0]["task"]["title"] == "linked"
+    assert len(everything.events) == 2  # one event per mutation, not one per link
+    assert other_board.events == []  # the filter applies to the task as read
+
+
+async def test_given_a_task_created_with_products_then_one_created_event_naming_products(
+    live: str, gql: GraphQLClient
+) -> None:
+    (p1,) = await _products(gql, "LINK-C")
+    feed = await subscribed(live, gql.token or "", TASK_PRODUCTS_CHANGED)
+    try:
+        created = await gql.ok(CREATE_TASK, {"input": {"title": "new", "productIds": [p1]}})
+        task_id = created["createTask"]["task"]["id"]
+        await gql.ok(UPDATE_TASK, {"id": task_id, "input": {"title": "renamed", "productIds": []}})
+        await gql.ok(DELETE_TASK, {"id": task_id})
+        events = [e["taskChanged"] for e in await feed.wait_for(3)]
+        await asyncio.sleep(0.3)
+    finally:
+        await feed.close()
+    assert len(feed.events) == 3
+    assert [e["action"] for e in events] == ["CREATED", "UPDATED", "DELETED"]
+    assert "products" in events[0]["changedFields"]
+    assert events[1]["changedFields"] == ["products", "title"]
+    assert events[2]["task"] is None
+
+
+async def test_given_a_cursor_before_a_product_link_change_when_resuming_then_it_is_replayed(
+    live: str, gql: GraphQLClient
+) -> None:
+    p1, p2 = await _products(gql, "LINK-R1", "LINK-R2")
+    feed = await subscribed(live, gql.token or "", TASK_PRODUCTS_CHANGED)
+    created = await gql.ok(CREATE_TASK, {"input": {"title": "resume", "productIds": [p1]}})
+    task_id = created["createTask"]["task"]["id"]
+    (first,) = [e["taskChanged"] for e in await feed.wait_for(1)]
+    await feed.close()
+    await gql.ok(UPDATE_TASK, {"id": task_id, "input": {"productIds": [p2]}})
+    await gql.ok(UPDATE_TASK, {"id": task_id, "input": {"title": "after"}})
+    resumed = await subscribed(live, gql.token or "", TASK_PRODUCTS_CHANGED, after=first["cursor"])
+    try:
+        events = [e["taskChanged"] for e in await resumed.wait_for(2)]
+        await asyncio.sleep(0.3)
+    finally:
+        await resumed.close()
+    assert [e["changedFields"] for e in events] == [["products"], ["title"]]
+    assert len(resumed.events) == 2
+    assert events[1]["task"]["title"] == "after"
+
+
+async def test_given_a_caller_over_its_rate_limit_when_subscribing_then_refused_and_nothing_else(
+    settings: Settings, engine: AsyncEngine, superuser_id: int, gql: GraphQLClient
+) -> None:
+    # Each subscribe takes a request token; this app allows two a minute.
+    limited = create_app(
+        settings.model_copy(update={"rate_limit_requests_per_minute": 2}), engine=engine
+    )
+    async with serve(limited) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            socket = Raw(ws)
+            assert (await socket.init(token_for(limited, superuser_id)))["type"] == (
+                "connection_ack"
+            )
+            for op_id in ("1", "2", "3"):
+                await socket.subscribe(op_id, "subscription { productChanged { action } }")
+            refused = await socket.receive()
+            ended = await socket.receive()
+            realtime = limited.state.realtime
+            counted = (realtime.hub.subscriber_count, dict(realtime.connections.counts.by_user))
+            # The two admitted ones still deliver (the mutation goes through another app).
+            await gql.ok(CREATE_PRODUCT, {"sku": "RATE-1"})
+            delivered = {(await socket.receive())["id"] for _ in range(2)}
+    assert (refused["id"], refused["type"], ended) == ("3", "next", {"id": "3", "type": "complete"})
+    (error,) = refused["payload"]["errors"]
+    assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
+    assert error["extensions"]["retryAfter"] >= 1
+    assert counted == (2, {superuser_id: 2})
+    assert delivered == {"1", "2"}
+
+
+def test_given_the_redis_broker_without_a_redis_url_then_the_settings_are_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="SUBSCRIPTION_BROKER=redis needs REDIS_URL"):
+        Settings(environment="test", subscription_broker="redis", _env_file=None)  # type: ignore[call-arg]

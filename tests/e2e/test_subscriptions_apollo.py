@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import GraphQLClient
-from tests.e2e.live import serve
+from tests.e2e.servers import serve
 from tests.e2e.test_subscriptions import CREATE_TASK
 
 APOLLO = Path(__file__).with_name("apollo")

@@ -18,8 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL
-from tests.e2e.servers import ADMIN, PASSWORD, ROOT, Api, postgres_database, seed, server_env
+from tests.e2e.servers import ADMIN, PASSWORD, ROOT, SMALL, Api, seeded_database, server_env
 from tests.e2e.servers import servers as start_servers
 
 WRITES = 30
@@ -37,14 +36,8 @@ DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres_onl
 @pytest.fixture(params=DATABASES)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A seeded database of the test's own: a SQLite file, or PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
-        await seed(url)
-        yield url
-        return
-    assert ON_POSTGRES
-    async with postgres_database(TEST_DATABASE_URL, "test_workers") as url:
-        await seed(url)
+    on_postgres = request.param == "postgresql"
+    async with seeded_database(tmp_path, *SMALL, prefix="workers", on_postgres=on_postgres) as url:
         yield url
 
 

@@ -21,9 +21,11 @@ from sqlalchemy import Table, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from audit.access import MAX_DEPTH, MAX_TEXT, TRUNCATED, AccessLogWriter, redact
 from config.settings import Settings
+from domain.cleaning import MAX_DEPTH, MAX_TEXT, TRUNCATED
+from graph.access_log import redact
 from graph.app import create_app
+from persistence.access_log import AccessLogWriter
 from persistence.database import create_engine
 from persistence.models import AccessLogModel, Base
 from tests.conftest import ON_POSTGRES, StatementCounter
@@ -191,6 +193,62 @@ async def test_given_concurrent_requests_when_written_then_fewer_inserts_than_ro
     assert outcomes == [True] * 50
     assert sorted(await written(engine)) == sorted(ids)
     assert 1 <= len(inserts(statements)) < 50, inserts(statements)
+    await writer.drain()
+
+
+async def test_given_a_batch_when_written_then_one_prebuilt_insert_carries_every_row(
+    engine: AsyncEngine,
+) -> None:
+    # Given three records queued together
+    writer = AccessLogWriter(engine)
+    seen: list[tuple[str, int, bool]] = []
+
+    def on_statement(*args: Any) -> None:
+        _conn, _cursor, statement, parameters, _context, executemany = args
+        if is_access_insert(statement):
+            seen.append((statement, len(parameters) if executemany else 1, executemany))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+    try:
+        # When they are written
+        assert await write_all(writer, "m1", "m2", "m3") == [True] * 3
+        assert await asyncio.wait_for(writer.write(record("m4")), PATIENCE) is True
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+
+    # Then the batch is one executemany of the single-row statement (built once, so no
+    # batch builds or compiles SQL), and a lone record runs that same statement text
+    (batch_sql, batch_rows, is_many), (lone_sql, lone_rows, lone_many) = seen
+    assert (batch_rows, is_many, lone_rows, lone_many) == (3, True, 1, False)
+    assert batch_sql == lone_sql
+    assert await written(engine) == ["m1", "m2", "m3", "m4"]
+    await writer.drain()
+
+
+async def test_given_a_lone_record_on_postgresql_when_written_then_no_transaction_around_it(
+    engine: AsyncEngine,
+) -> None:
+    # Given a writer, and a count of the transactions the engine commits
+    writer = AccessLogWriter(engine)
+    commits: list[str] = []
+
+    def on_commit(_conn: Any) -> None:
+        commits.append("commit")
+
+    event.listen(engine.sync_engine, "commit", on_commit)
+    try:
+        # When a lone record is written, then a batch of three
+        assert await asyncio.wait_for(writer.write(record("lone")), PATIENCE) is True
+        lone_commits = len(commits)
+        assert await write_all(writer, "b1", "b2", "b3") == [True] * 3
+    finally:
+        event.remove(engine.sync_engine, "commit", on_commit)
+
+    # Then on PostgreSQL the lone INSERT ran on its own (one round trip, no BEGIN/COMMIT),
+    # while SQLite commits it; a batch is one transaction everywhere
+    assert lone_commits == (0 if ON_POSTGRES else 1)
+    assert len(commits) - lone_commits == 1
+    assert await written(engine) == ["lone", "b1", "b2", "b3"]
     await writer.drain()
 
 

@@ -21,14 +21,14 @@ import pytest
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from audit.capture import append
+from audit.capture import append, audited_session_factory
 from audit.chain import link_hash
 from audit.verify import main as verify_main
 from audit.verify import verify_database
 from config.settings import Settings
 from domain.products.service import create_product
 from graph.app import create_app
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine
 from persistence.models import AuditLogModel, Base
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 from tests.builders import gid
@@ -182,7 +182,7 @@ async def test_given_a_record_edited_and_rehashed_when_verifying_then_its_succes
 async def test_given_twenty_concurrent_writers_when_verifying_then_the_chain_did_not_fork(
     engine: AsyncEngine,
 ) -> None:
-    factory = create_session_factory(engine)
+    factory = audited_session_factory(engine)
 
     async def create(n: int) -> None:
         uow = SqlAlchemyUnitOfWork(factory)

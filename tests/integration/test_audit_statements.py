@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import audit.append
 from audit.append import append
+from audit.capture import audited_session_factory
 from audit.verify import main as verify_main
 from audit.verify import verify_database
 from config.settings import Settings
 from domain.products.model import ProductPatch
 from domain.products.service import create_product, update_product
-from persistence.database import create_session_factory
 from persistence.models import AuditHeadModel, AuditLogModel
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 from tests.builders import add_products
@@ -142,7 +142,7 @@ async def test_given_one_unit_changing_three_rows_when_committed_then_one_audit_
 async def test_given_units_in_a_row_when_each_commits_then_each_record_follows_the_last(
     engine: AsyncEngine,
 ) -> None:
-    factory = create_session_factory(engine)
+    factory = audited_session_factory(engine)
     for n in range(5):
         await add_product(factory, f"SEQ-{n}")
 

@@ -25,6 +25,7 @@ from config.settings import Settings
 from graph.app import create_app
 from graph.errors import is_expected, map_error
 from persistence.database import create_engine
+from persistence.failures import unavailable
 from tests.builders import add_products, gid
 from tests.conftest import GraphQLClient, token_for
 
@@ -131,8 +132,11 @@ async def test_given_custom_timeouts_when_a_connection_opens_then_the_server_rep
 
 
 def client_view(original: Exception) -> GraphQLError:
-    """The error a client gets when a resolver at `tasks` raised `original`."""
-    raised = GraphQLError("raw", path=["tasks"], original_error=original)
+    """The error a client gets when a statement at `tasks` raised `original`: the adapter
+    translates it (`persistence.failures`), the GraphQL layer maps the translation."""
+    translated = unavailable(original)
+    assert translated is not None, "a timeout is overload, not a bug"
+    raised = GraphQLError("raw", path=["tasks"], original_error=translated)
     assert is_expected(raised), "a timeout is overload, not a bug: no stack trace is logged"
     return map_error(raised, executing=True, request_id="req-1")
 

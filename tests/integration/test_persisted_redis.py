@@ -18,12 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import Settings
 from graph.app import create_app
-from graph.persisted.stores import (
-    DEFAULT_REDIS_PREFIX,
-    REDIS_TTL_SECONDS,
-    RedisDocumentStore,
-    document_hash,
-)
+from graph.persisted.stores import document_hash
+from persistence.redis_stores import DOCUMENT_PREFIX, DOCUMENT_TTL_SECONDS, RedisDocumentStore
 from tests.e2e.test_persisted_queries import persisted
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -65,7 +61,7 @@ async def test_given_two_instances_when_one_keeps_a_document_then_the_other_read
 
         assert await reader.get("a" * 64) == "{ __typename }"
         assert await reader.get("b" * 64) is None
-        assert 0 < await redis.ttl(f"{prefix}{'a' * 64}") <= REDIS_TTL_SECONDS
+        assert 0 < await redis.ttl(f"{prefix}{'a' * 64}") <= DOCUMENT_TTL_SECONDS
     finally:
         await writer.close()
         await reader.close()
@@ -90,9 +86,9 @@ async def test_given_two_apps_on_one_redis_when_one_keeps_a_document_then_the_ot
 
         assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
         assert known.json()["data"] == {"__typename": "Query"}
-        assert await redis.get(DEFAULT_REDIS_PREFIX + document_hash(document)) == document.encode()
+        assert await redis.get(DOCUMENT_PREFIX + document_hash(document)) == document.encode()
     finally:
-        await redis.delete(DEFAULT_REDIS_PREFIX + document_hash(document))
+        await redis.delete(DOCUMENT_PREFIX + document_hash(document))
         for app in (first, second):
             await app.state.services.limiter.close()
             await app.state.persisted.close()

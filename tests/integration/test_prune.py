@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from auth.passwords import PasswordHasher
-from auth.prune import main
+from auth.prune.__main__ import main
 from auth.service import AuthService
 from auth.throttle import LoginThrottle, MemoryFailureCounter, ThrottlePolicy
 from auth.tokens import TokenCodec

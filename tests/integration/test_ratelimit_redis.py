@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.settings import Settings
 from graph.app import create_app
-from graph.ratelimit import DEFAULT_REDIS_PREFIX, RedisBucketStore
+from persistence.redis_stores import BUCKET_PREFIX, RedisBucketStore
 from tests.conftest import GraphQLClient
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
@@ -180,7 +180,7 @@ async def client_ip() -> AsyncIterator[str]:
     try:
         yield ip
     finally:
-        await delete_matching(client, f"{DEFAULT_REDIS_PREFIX}*:ip:{ip}")
+        await delete_matching(client, f"{BUCKET_PREFIX}*:ip:{ip}")
         await client.aclose()
 
 

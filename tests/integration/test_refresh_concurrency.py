@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from auth.service import AuthService, Session
+from auth.service import AuthService, TokenPair
 from domain.errors import Unauthenticated
 from persistence.models import RefreshTokenModel
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
@@ -48,7 +48,7 @@ def auth(app: Any) -> AuthService:
     return service
 
 
-async def login(auth: AuthService, sessions: async_sessionmaker[AsyncSession]) -> Session:
+async def login(auth: AuthService, sessions: async_sessionmaker[AsyncSession]) -> TokenPair:
     """A fresh session (token family) for alice."""
     uow = SqlAlchemyUnitOfWork(sessions)
     try:
@@ -59,7 +59,7 @@ async def login(auth: AuthService, sessions: async_sessionmaker[AsyncSession]) -
 
 async def spend(
     auth: AuthService, sessions: async_sessionmaker[AsyncSession], token: str
-) -> Session | BaseException:
+) -> TokenPair | BaseException:
     """One refresh in its own unit of work; the session, or what it raised."""
     uow = SqlAlchemyUnitOfWork(sessions)
     try:
@@ -98,8 +98,8 @@ async def test_given_one_refresh_token_when_two_sessions_spend_it_at_once_then_o
             spend(auth, session_factory, token), spend(auth, session_factory, token)
         )
 
-        winners = [r for r in results if isinstance(r, Session)]
-        losers = [r for r in results if not isinstance(r, Session)]
+        winners = [r for r in results if isinstance(r, TokenPair)]
+        losers = [r for r in results if not isinstance(r, TokenPair)]
         assert len(winners) == 1, results
         assert all(isinstance(loser, Unauthenticated) for loser in losers), losers
         assert await used_in_family(engine, token, auth) == 1
@@ -143,6 +143,6 @@ async def test_given_one_refresh_token_when_spent_twice_in_turn_then_only_the_fi
     first = await spend(auth, session_factory, token)
     second = await spend(auth, session_factory, token)
 
-    assert isinstance(first, Session)
+    assert isinstance(first, TokenPair)
     assert isinstance(second, Unauthenticated)
     assert await used_in_family(engine, token, auth) == 1

@@ -136,6 +136,30 @@ async def test_given_empty_database_when_seeding_then_each_table_holds_the_reque
     )
 
 
+async def planner_statistics(engine: AsyncEngine, table: str) -> int:
+    """How many planner statistics the database keeps about `table` (0 before ANALYZE)."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            exists = await conn.execute(
+                text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            )
+            if not exists.scalar_one():
+                return 0
+            query = text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = :table")
+        else:
+            query = text("SELECT count(*) FROM pg_stats WHERE tablename = :table")
+        return int((await conn.execute(query, {"table": table})).scalar_one())
+
+
+async def test_given_empty_database_when_seeding_then_the_planner_statistics_are_fresh(
+    engine: AsyncEngine,
+) -> None:
+    await seed_demo_data(engine, SMALL, now=NOW)
+
+    for table in ("customers", "tasks", "task_products", "products"):
+        assert await planner_statistics(engine, table) > 0, table
+
+
 async def test_given_seeded_database_when_seeding_again_then_nothing_is_duplicated(
     engine: AsyncEngine,
 ) -> None:

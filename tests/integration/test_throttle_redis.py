@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from auth.throttle import LoginThrottle, RedisFailureCounter, ThrottlePolicy, TooManyRequests
+from auth.throttle import LoginThrottle, RedisFailureCounter, ThrottlePolicy
+from domain.errors import TooManyRequests
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 if not REDIS_URL:
@@ -76,10 +77,14 @@ def throttle_on(counter: RedisFailureCounter, window: int = WINDOW) -> LoginThro
 async def fail(
     throttle: LoginThrottle, times: int, *, email: str = EMAIL, ip: str | None = IP
 ) -> None:
-    """Record `times` failed logins, checking before each like the login service does."""
+    """Make `times` login attempts that fail: begun, never passed."""
     for _ in range(times):
-        await throttle.check(email, ip)
-        await throttle.failed(email, ip)
+        await throttle.begin(email, ip)
+
+
+async def succeed(throttle: LoginThrottle, email: str, ip: str | None = None) -> None:
+    """Make one login attempt that succeeds."""
+    await throttle.passed(await throttle.begin(email, ip))
 
 
 async def prefixed_keys(redis: Redis, prefix: str) -> list[str]:
@@ -95,30 +100,30 @@ async def test_given_4_failures_when_the_5th_is_counted_then_blocked_until_the_w
 ) -> None:
     throttle = throttle_on(new_counter(), SHORT_WINDOW)
     await fail(throttle, 4)
-    await throttle.check(EMAIL, IP)
 
-    await throttle.failed(EMAIL, IP)
+    await throttle.begin(EMAIL, IP)
     with pytest.raises(TooManyRequests) as caught:
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
     seconds = caught.value.details["retryAfter"]
     assert isinstance(seconds, int)
     assert 1 <= seconds <= SHORT_WINDOW
     await asyncio.sleep(SHORT_WINDOW + 0.2)
-    await throttle.check(EMAIL, IP)
+    await throttle.begin(EMAIL, IP)
 
 
-async def test_given_failures_when_counted_then_count_and_time_left_come_from_redis(
+async def test_given_attempts_up_to_the_limit_when_one_more_comes_then_refused_with_time_left(
     new_counter: CounterFactory,
 ) -> None:
     counter = new_counter()
-    assert await counter.failures("k", WINDOW) == (0, 0.0)
+    first, wait = await counter.attempt("k", WINDOW, 2)
+    assert first is not None
+    assert wait == 0.0
+    assert (await counter.attempt("k", WINDOW, 2))[0] is not None
 
-    await counter.record_failure("k", WINDOW)
-    await counter.record_failure("k", WINDOW)
-    count, time_left = await counter.failures("k", WINDOW)
+    refused, time_left = await counter.attempt("k", WINDOW, 2)
 
-    assert count == 2
+    assert refused is None
     assert WINDOW - 5 < time_left <= WINDOW
 
 
@@ -128,9 +133,10 @@ async def test_given_failures_in_quick_succession_when_counted_then_none_collaps
     # Sorted-set members must be unique even when recorded within the same microsecond.
     counter = new_counter()
 
-    await asyncio.gather(*(counter.record_failure("burst", WINDOW) for _ in range(10)))
+    await asyncio.gather(*(counter.attempt("burst", WINDOW, 100) for _ in range(10)))
 
-    assert (await counter.failures("burst", WINDOW))[0] == 10
+    assert (await counter.attempt("burst", WINDOW, 10))[0] is None
+    assert (await counter.attempt("burst", WINDOW, 11))[0] is not None
 
 
 async def test_given_a_failure_when_recorded_then_its_key_expires_with_the_window(
@@ -138,7 +144,7 @@ async def test_given_a_failure_when_recorded_then_its_key_expires_with_the_windo
 ) -> None:
     counter = new_counter()
 
-    await counter.record_failure("k", SHORT_WINDOW)
+    await counter.attempt("k", SHORT_WINDOW, 5)
 
     assert 0 < await redis.ttl(f"{prefix}k") <= SHORT_WINDOW
     await asyncio.sleep(SHORT_WINDOW + 0.2)
@@ -153,8 +159,8 @@ async def test_given_20_failures_from_one_ip_across_emails_when_checked_then_the
         await fail(throttle, 1, email=f"user{number}@example.com")
 
     with pytest.raises(TooManyRequests):
-        await throttle.check("fresh@example.com", IP)
-    await throttle.check("fresh@example.com", "198.51.100.1")
+        await throttle.begin("fresh@example.com", IP)
+    await throttle.begin("fresh@example.com", "198.51.100.1")
 
 
 async def test_given_failures_when_a_login_succeeds_then_the_email_resets_but_not_the_ip(
@@ -165,11 +171,11 @@ async def test_given_failures_when_a_login_succeeds_then_the_email_resets_but_no
         await fail(throttle, 1, email=f"user{number}@example.com")
     await fail(throttle, 4)
 
-    await throttle.succeeded(EMAIL)
+    await succeed(throttle, EMAIL)
 
-    await throttle.check(EMAIL, "198.51.100.1")
+    await throttle.begin(EMAIL, "198.51.100.1")
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
 
 async def test_given_an_email_when_counted_then_no_redis_key_contains_the_address(
@@ -194,13 +200,11 @@ async def test_given_two_instances_when_each_counts_failures_then_both_see_the_s
     first, second = throttle_on(new_counter()), throttle_on(new_counter())
 
     await fail(first, 3)
-    await fail(second, 1)
-    await first.check(EMAIL, IP)
-    await second.failed(EMAIL, IP)
+    await fail(second, 2)
 
     for instance in (first, second):
         with pytest.raises(TooManyRequests):
-            await instance.check(EMAIL, IP)
+            await instance.begin(EMAIL, IP)
 
 
 async def test_given_two_instances_when_spellings_of_one_email_fail_then_they_share_a_count(
@@ -212,7 +216,7 @@ async def test_given_two_instances_when_spellings_of_one_email_fail_then_they_sh
     await fail(second, 2, email="  alice@example.com ", ip=None)
 
     with pytest.raises(TooManyRequests):
-        await first.check(EMAIL, None)
+        await first.begin(EMAIL, None)
 
 
 async def test_given_an_ip_failing_on_two_instances_when_checked_then_blocked_on_both(
@@ -226,17 +230,17 @@ async def test_given_an_ip_failing_on_two_instances_when_checked_then_blocked_on
 
     for instance in (first, second):
         with pytest.raises(TooManyRequests):
-            await instance.check("fresh@example.com", IP)
+            await instance.begin("fresh@example.com", IP)
 
 
-async def test_given_a_blocked_email_when_a_login_succeeds_on_another_instance_then_unblocked(
+async def test_given_failures_when_a_login_succeeds_on_another_instance_then_both_forget_them(
     new_counter: CounterFactory,
 ) -> None:
     first, second = throttle_on(new_counter()), throttle_on(new_counter())
-    await fail(first, 5, ip=None)
+    await fail(first, 4, ip=None)
+
+    await succeed(second, EMAIL)
+
+    await fail(first, 5, ip=None)  # refused at once had the success not cleared the count
     with pytest.raises(TooManyRequests):
-        await first.check(EMAIL, None)
-
-    await second.succeeded(EMAIL)
-
-    await first.check(EMAIL, None)
+        await first.begin(EMAIL, None)

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from config.settings import Settings
+from domain.documents import TrustedDocument
 from graph.app import create_app
 from graph.persisted.__main__ import main
 from graph.persisted.stores import document_hash
 from persistence.database import create_engine
 from persistence.models import Base
-from persistence.trusted_documents import SqlTrustedDocuments, TrustedDocument
+from persistence.trusted_documents import SqlTrustedDocuments
 from tests.conftest import ON_POSTGRES
 
 ROOT = Path(__file__).resolve().parents[2]

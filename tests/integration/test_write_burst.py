@@ -19,10 +19,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from audit.capture import audited_session_factory
 from config.settings import Settings
 from domain.products.model import NewProduct
 from graph.app import create_app
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine
 from persistence.models import AccessLogModel, Base, ProductModel
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import ON_POSTGRES, GraphQLClient, add_login_user, token_for
@@ -82,7 +83,7 @@ async def test_given_writers_that_read_first_and_some_that_do_not_when_all_write
 ) -> None:
     # Given 2 connections, writers that hold one from a read before they write (like an
     # authenticated mutation), and writers that read nothing first (like `login`) among them
-    factory = create_session_factory(small_pool)
+    factory = audited_session_factory(small_pool)
 
     async def writer(*, reads_first: bool) -> None:
         uow = SqlAlchemyUnitOfWork(factory)

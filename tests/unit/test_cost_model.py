@@ -1,5 +1,9 @@
 """The cost model of graph/limits.py, priced on the real schema from parsed documents.
 
+The schema is built from the committed `schema.graphql`, which the integration tests hold
+equal to the code's (tests/integration/test_schema.py): the cost model reads only what the
+SDL says (types, lists, arguments), and building the code's schema would import FastAPI.
+
 Rules under test: every object costs 1 and scalars are free; a connection costs 1 and
 its edges are multiplied by `first`/`last` (or the default page size); a plain list of
 objects is multiplied by the list estimate; nested multipliers compound; `pageInfo` and
@@ -8,14 +12,16 @@ objects is multiplied by the list estimate; nested multipliers compound; `pageIn
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import parse
+from graphql import build_schema, parse
 
 from domain.pagination import DEFAULT_PAGE_SIZE
 from graph.limits import operation_cost
-from graph.schema import schema
+
+SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text())
 
 LIST_ESTIMATE = 3
 BENCHMARK = (
@@ -33,7 +39,7 @@ def cost(
 ) -> int:
     """The price of `document` on the real schema."""
     return operation_cost(
-        schema._schema,
+        SCHEMA,
         parse(document),
         operation_name,
         variables,

@@ -37,7 +37,7 @@ async def test_given_valid_values_when_created_then_normalised_and_committed_at_
     assert (customer.name, customer.email) == ("Ann Lee", "ann@x.com")
     assert (customer.phone, customer.company, customer.version) == ("+44 20 7946 0958", None, 1)
     assert uow.commits == 1
-    assert await service.get_customer(uow, customer.id) == customer
+    assert await uow.customers.get(customer.id) == customer
 
 
 async def test_given_invalid_values_when_created_then_each_field_is_named_and_nothing_stored(
@@ -82,7 +82,7 @@ async def test_given_changes_when_updated_then_version_and_updated_at_move(
     assert (updated.email, updated.company, updated.phone) == ("ann.lee@x.com", None, "1234")
     assert (updated.name, updated.version) == ("Ann Lee", 2)
     assert updated.updated_at > created.updated_at
-    assert await service.get_customer(uow, created.id) == updated
+    assert await uow.customers.get(created.id) == updated
 
 
 async def test_given_the_same_values_when_updated_then_version_is_kept_and_nothing_commits(
@@ -110,7 +110,7 @@ async def test_given_a_stale_expected_version_when_updated_then_conflict_and_not
         )
 
     assert caught.value.details == {"currentVersion": 2}
-    stored = await service.get_customer(uow, created.id)
+    stored = await uow.customers.get(created.id)
     assert stored is not None
     assert (stored.name, stored.version) == ("Second", 2)
 
@@ -134,7 +134,7 @@ async def test_given_another_customers_email_when_updated_then_conflict_and_noth
         await service.update_customer(uow, bob.id, CustomerPatch(email="Ann@X.com", name="B"))
 
     assert caught.value.fields == {"email": "is taken"}
-    assert await service.get_customer(uow, bob.id) == bob
+    assert await uow.customers.get(bob.id) == bob
 
 
 async def test_given_a_missing_customer_when_updated_then_not_found(uow: FakeUnitOfWork) -> None:
@@ -151,7 +151,7 @@ async def test_given_explicit_null_for_the_email_when_updated_then_refused(
         await service.update_customer(uow, created.id, CustomerPatch(email=None))
 
     assert caught.value.fields == {"email": "must not be null"}
-    assert await service.get_customer(uow, created.id) == created
+    assert await uow.customers.get(created.id) == created
 
 
 # ---------------------------------------------------------------- delete
@@ -164,7 +164,7 @@ async def test_given_a_customer_without_tasks_when_deleted_then_it_is_gone(
 
     assert await service.delete_customer(uow, created.id) == created.id
 
-    assert await service.get_customer(uow, created.id) is None
+    assert await uow.customers.get(created.id) is None
 
 
 async def test_given_a_missing_customer_when_deleted_then_not_found(uow: FakeUnitOfWork) -> None:
@@ -186,13 +186,13 @@ async def test_given_a_customer_with_tasks_when_deleted_then_conflict_until_they
 
     assert caught.value.details == {"references": 3}
     assert "3 task(s)" in caught.value.message
-    assert await service.get_customer(uow, customer.id) == customer
+    assert await uow.customers.get(customer.id) == customer
     assert uow.commits == commits
 
     for task in tasks:
         await delete_task(uow, task.id)
     assert await service.delete_customer(uow, customer.id) == customer.id
-    assert await service.get_customer(uow, customer.id) is None
+    assert await uow.customers.get(customer.id) is None
 
 
 # ---------------------------------------------------------------- list

@@ -1,5 +1,6 @@
-"""The automatic persisted queries' in-process cache, the trusted list's cache, the HTTP
-caching rules and the manifest reader, without a server."""
+"""The automatic persisted queries' in-process cache, the trusted list's cache and the
+manifest reader, without a server. The HTTP caching rules, the refusals a request gets and
+the Redis store are integration tests (tests/integration/test_persisted_http.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
-from strawberry.http import GraphQLRequestData
+from graphql import build_schema
 
-from domain.errors import ErrorCode
-from graph.http import RequestRefused
-from graph.persisted.http_cache import cache_control, entity_tag, matches
 from graph.persisted.manifest import ManifestError, check_documents, read_documents
-from graph.persisted.operations import PersistedOperations
 from graph.persisted.stores import (
     CachedTrustedDocuments,
     MemoryDocumentStore,
-    RedisDocumentStore,
     document_hash,
 )
-from graph.schema import schema
 
 QUERY = "query Products { products(first: 1) { totalCount } }"
+# The committed SDL, held equal to the code's schema by tests/integration/test_schema.py.
+SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text())
 
 
 async def test_given_a_full_cache_when_another_is_kept_then_the_least_recently_used_goes() -> None:
@@ -68,32 +65,6 @@ def test_given_apollos_documented_example_then_the_hash_is_the_same() -> None:
     assert document_hash("{__typename}") == (
         "ecf4edb46db40b5132295c0291d62fb65d6759a9eedfa4d5d612dd5ec54a6b38"
     )
-
-
-@pytest.mark.parametrize(
-    ("is_authenticated", "max_age", "expected"),
-    [
-        (True, 60, "private, no-cache"),
-        (False, 60, "public, max-age=60"),
-        (False, 0, "public, no-cache"),
-    ],
-)
-def test_given_who_asks_when_a_persisted_get_is_cacheable_then_the_cache_control_fits(
-    is_authenticated: bool, max_age: int, expected: str
-) -> None:
-    assert cache_control(is_authenticated=is_authenticated, public_max_age_seconds=max_age) == (
-        expected
-    )
-
-
-def test_given_if_none_match_headers_then_they_match_the_etag_as_rfc_9110_says() -> None:
-    etag = entity_tag(b'{"data":{}}')
-
-    assert matches(etag, etag)
-    assert matches(f'"other", W/{etag}', etag)
-    assert matches("*", etag)
-    assert not matches('"other"', etag)
-    assert not matches("", etag)
 
 
 def _manifest(tmp_path: Path, operations: list[dict[str, str]]) -> Path:
@@ -165,54 +136,9 @@ def test_given_documents_that_would_never_run_when_checked_then_each_is_named(
     documents = [*read_documents(path), *read_documents(typo)]
 
     with pytest.raises(ManifestError) as refused:
-        check_documents(documents, schema._schema, max_chars=20_000)
+        check_documents(documents, SCHEMA, max_chars=20_000)
 
     assert "broken.graphql: Broken: Cannot query field 'nope'" in str(refused.value)
     assert "typo.graphql" in str(refused.value)
     with pytest.raises(ManifestError, match="longer than GRAPHQL_MAX_DOCUMENT_CHARS"):
-        check_documents(read_documents(path), schema._schema, max_chars=10)
-
-
-async def test_given_redis_unreachable_when_used_then_a_miss_and_nothing_raised() -> None:
-    # Port 1 on the loopback refuses at once: the request goes on without the cache.
-    store = RedisDocumentStore("redis://127.0.0.1:1/0")
-    try:
-        await store.put(document_hash(QUERY), QUERY)
-        assert await store.get(document_hash(QUERY)) is None
-    finally:
-        await store.close()
-
-
-class FailingTrustedDocuments:
-    """A trusted list whose database fails with `error`."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    async def get(self, sha256: str) -> str | None:
-        raise self.error
-
-
-@pytest.mark.parametrize(
-    ("error", "code"),
-    [
-        (ConnectionRefusedError("database down"), ErrorCode.SERVICE_UNAVAILABLE),
-        (RuntimeError("a bug"), ErrorCode.INTERNAL_SERVER_ERROR),
-    ],
-    ids=["outage", "bug"],
-)
-async def test_given_the_trusted_list_failing_when_a_document_is_checked_then_a_coded_refusal(
-    error: Exception, code: ErrorCode
-) -> None:
-    operations = PersistedOperations(
-        cache=MemoryDocumentStore(10),
-        trusted=FailingTrustedDocuments(error),
-        automatic=True,
-        trusted_mode="required",
-    )
-    data = GraphQLRequestData(query=QUERY, variables=None, operation_name=None, extensions=None)
-
-    with pytest.raises(RequestRefused) as refused:
-        await operations.resolve(data)
-
-    assert refused.value.code == code
+        check_documents(read_documents(path), SCHEMA, max_chars=10)

@@ -47,7 +47,7 @@ async def test_given_valid_values_when_created_then_normalised_and_committed_at_
     assert (product.stock, product.is_active, product.version) == (3, False, 1)
     assert product.created_at == product.updated_at
     assert uow.commits == 1
-    assert await service.get_product(uow, product.id) == product
+    assert await uow.products.get(product.id) == product
 
 
 async def test_given_invalid_values_when_created_then_refused_before_any_transaction(
@@ -94,7 +94,7 @@ async def test_given_changes_when_updated_then_version_and_updated_at_move(
     assert updated.updated_at > created.updated_at
     assert updated.created_at == created.created_at
     assert uow.commits == 2
-    assert await service.get_product(uow, created.id) == updated
+    assert await uow.products.get(created.id) == updated
 
 
 async def test_given_a_patch_equal_to_the_stored_values_when_updated_then_version_is_kept(
@@ -132,7 +132,7 @@ async def test_given_a_stale_expected_version_when_updated_then_conflict_and_not
 
     assert caught.value.details == {"currentVersion": 2}
     assert caught.value.fields == {"expectedVersion": "is stale; current version is 2"}
-    stored = await service.get_product(uow, created.id)
+    stored = await uow.products.get(created.id)
     assert stored is not None
     assert (stored.name, stored.version) == ("Second", 2)
     assert uow.commits == 2
@@ -147,8 +147,8 @@ async def test_given_another_products_sku_when_updated_then_conflict_and_nothing
     with pytest.raises(Conflict):
         await service.update_product(uow, second.id, ProductPatch(sku="ab-1", name="Renamed"))
 
-    assert await service.get_product(uow, second.id) == second
-    assert await service.get_product(uow, first.id) == first
+    assert await uow.products.get(second.id) == second
+    assert await uow.products.get(first.id) == first
     assert uow.commits == 2
 
 
@@ -178,7 +178,7 @@ async def test_given_explicit_null_for_the_name_when_updated_then_refused(
         await service.update_product(uow, created.id, ProductPatch(name=None))
 
     assert caught.value.fields == {"name": "must not be null"}
-    assert await service.get_product(uow, created.id) == created
+    assert await uow.products.get(created.id) == created
 
 
 async def test_given_explicit_null_for_the_description_when_updated_then_it_is_cleared(
@@ -199,7 +199,7 @@ async def test_given_an_unused_product_when_deleted_then_it_is_gone(uow: FakeUni
 
     assert await service.delete_product(uow, created.id) == created.id
 
-    assert await service.get_product(uow, created.id) is None
+    assert await uow.products.get(created.id) is None
     assert uow.commits == 2
 
 
@@ -223,7 +223,7 @@ async def test_given_a_product_used_by_tasks_when_deleted_then_conflict_with_the
 
     assert caught.value.details == {"references": 2}
     assert "2 task(s)" in caught.value.message
-    assert await service.get_product(uow, product.id) == product
+    assert await uow.products.get(product.id) == product
     assert uow.commits == commits
 
 

@@ -20,7 +20,6 @@ def test_given_no_environment_when_read_then_development_defaults_apply() -> Non
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.effective_log_format == "console"
     assert settings.is_graphiql_enabled
-    assert settings.is_sqlite
 
 
 STRONG_SECRET = "k" * 40
@@ -72,7 +71,6 @@ def test_given_environment_variables_when_read_then_they_win(
     assert settings.database_url == "postgresql+asyncpg://u@h/db"
     assert settings.database_echo is True
     assert settings.cors_origins == ["https://x.example"]
-    assert not settings.is_sqlite
 
 
 def test_given_an_unknown_environment_when_read_then_it_is_refused() -> None:

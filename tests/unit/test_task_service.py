@@ -60,7 +60,7 @@ async def test_given_valid_references_when_created_then_task_and_links_are_commi
     assert (task.customer_id, task.assignee_id) == (cid, user.id)
     assert uow.tasks.product_ids_of(task.id) == [p2, p1]
     assert uow.commits == commits + 1
-    assert await service.get_task(uow, task.id) == task
+    assert await uow.tasks.get(task.id) == task
 
 
 async def test_given_defaults_when_created_then_todo_medium_and_unreferenced(
@@ -185,7 +185,7 @@ async def test_given_a_stale_expected_version_when_updated_then_conflict_and_not
         )
 
     assert caught.value.details == {"currentVersion": 2}
-    stored = await service.get_task(uow, created.id)
+    stored = await uow.tasks.get(created.id)
     assert stored is not None
     assert (stored.title, stored.version) == ("Second", 2)
     assert uow.tasks.product_ids_of(created.id) == []
@@ -205,7 +205,7 @@ async def test_given_unknown_references_when_updated_then_refused_and_nothing_ch
         "customer_id": "refers to no customer",
         "product_ids": "refers to 1 unknown product(s)",
     }
-    assert await service.get_task(uow, created.id) == created
+    assert await uow.tasks.get(created.id) == created
 
 
 async def test_given_an_inactive_assignee_when_updated_then_refused(uow: FakeUnitOfWork) -> None:
@@ -260,7 +260,7 @@ async def test_given_a_task_when_deleted_then_it_and_its_links_are_gone(
 
     assert await service.delete_task(uow, created.id) == created.id
 
-    assert await service.get_task(uow, created.id) is None
+    assert await uow.tasks.get(created.id) is None
     assert await uow.products.count_task_links(p1) == 0
 
 

@@ -1,4 +1,8 @@
-"""Login throttling per email and per IP, on the in-memory counter with a manual clock."""
+"""Login throttling per email and per IP, on the in-memory counter with a manual clock.
+
+The login service begins an attempt before it checks the password, and marks it passed when
+the password was right; an attempt never marked passed is a failure.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import asyncio
 import pytest
 
 from auth.throttle import (
+    Attempt,
     FailureCounter,
     LoginThrottle,
     MemoryFailureCounter,
     ThrottlePolicy,
-    TooManyRequests,
 )
-from domain.errors import ErrorCode
+from domain.errors import ErrorCode, TooManyRequests
 
 WINDOW = 900
 EMAIL = "alice@example.com"
@@ -41,16 +45,6 @@ class RecordingCounter:
         self.inner = inner
         self.keys: set[str] = set()
 
-    async def failures(self, key: str, window_seconds: int) -> tuple[int, float]:
-        """Delegates, recording the key."""
-        self.keys.add(key)
-        return await self.inner.failures(key, window_seconds)
-
-    async def record_failure(self, key: str, window_seconds: int) -> None:
-        """Delegates, recording the key."""
-        self.keys.add(key)
-        await self.inner.record_failure(key, window_seconds)
-
     async def reset(self, key: str) -> None:
         """Delegates, recording the key."""
         self.keys.add(key)
@@ -65,6 +59,10 @@ class RecordingCounter:
         """Delegates, recording the key."""
         self.keys.add(key)
         await self.inner.forget(key, attempt_id)
+
+    async def close(self) -> None:
+        """Delegates."""
+        await self.inner.close()
 
 
 @pytest.fixture
@@ -88,10 +86,16 @@ def throttle(counter: RecordingCounter) -> LoginThrottle:
 async def fail(
     throttle: LoginThrottle, times: int, *, email: str = EMAIL, ip: str | None = IP
 ) -> None:
-    """Record `times` failed logins, checking before each like the login service does."""
+    """Make `times` login attempts that fail: begun, never passed."""
     for _ in range(times):
-        await throttle.check(email, ip)
-        await throttle.failed(email, ip)
+        await throttle.begin(email, ip)
+
+
+async def succeed(throttle: LoginThrottle, email: str, ip: str | None = None) -> Attempt:
+    """Make one login attempt that succeeds."""
+    attempt = await throttle.begin(email, ip)
+    await throttle.passed(attempt)
+    return attempt
 
 
 def retry_after(caught: pytest.ExceptionInfo[TooManyRequests]) -> int:
@@ -113,7 +117,7 @@ async def test_given_4_failures_for_an_email_when_checked_then_allowed(
 ) -> None:
     await fail(throttle, 4)
 
-    await throttle.check(EMAIL, IP)
+    await throttle.begin(EMAIL, IP)
 
 
 async def test_given_5_failures_for_an_email_when_checked_then_refused_with_the_remaining_window(
@@ -125,7 +129,7 @@ async def test_given_5_failures_for_an_email_when_checked_then_refused_with_the_
     # The oldest failure is 50 s old, so it leaves the window in 850 s.
 
     with pytest.raises(TooManyRequests) as caught:
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
     assert caught.value.code is ErrorCode.TOO_MANY_REQUESTS
     assert retry_after(caught) == WINDOW - 50
@@ -139,7 +143,7 @@ async def test_given_a_block_about_to_end_when_checked_then_retry_after_is_at_le
     clock.advance(WINDOW - 0.25)
 
     with pytest.raises(TooManyRequests) as caught:
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
     assert retry_after(caught) == 1
 
@@ -149,11 +153,11 @@ async def test_given_a_blocked_email_when_the_window_passes_then_allowed_again(
 ) -> None:
     await fail(throttle, 5)
     with pytest.raises(TooManyRequests) as caught:
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
     clock.advance(retry_after(caught))
 
-    await throttle.check(EMAIL, IP)
+    await throttle.begin(EMAIL, IP)
 
 
 async def test_given_failures_spread_over_time_when_the_oldest_leaves_then_one_more_is_allowed(
@@ -163,14 +167,13 @@ async def test_given_failures_spread_over_time_when_the_oldest_leaves_then_one_m
     clock.advance(100)
     await fail(throttle, 4)
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
     clock.advance(WINDOW - 100)  # only the first failure has left the sliding window
-    await throttle.check(EMAIL, IP)
-    await throttle.failed(EMAIL, IP)
+    await throttle.begin(EMAIL, IP)
 
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, IP)
+        await throttle.begin(EMAIL, IP)
 
 
 async def test_given_a_blocked_email_when_another_email_logs_in_from_elsewhere_then_allowed(
@@ -178,7 +181,7 @@ async def test_given_a_blocked_email_when_another_email_logs_in_from_elsewhere_t
 ) -> None:
     await fail(throttle, 5)
 
-    await throttle.check("bob@example.com", "198.51.100.1")
+    await throttle.begin("bob@example.com", "198.51.100.1")
 
 
 async def test_given_a_blocked_email_when_tried_from_a_new_ip_then_still_refused(
@@ -187,9 +190,9 @@ async def test_given_a_blocked_email_when_tried_from_a_new_ip_then_still_refused
     await fail(throttle, 5)
 
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, "198.51.100.1")
+        await throttle.begin(EMAIL, "198.51.100.1")
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, None)
+        await throttle.begin(EMAIL, None)
 
 
 # ---------------------------------------------------------------- per IP
@@ -202,10 +205,10 @@ async def test_given_20_failures_from_one_ip_across_emails_when_checked_then_the
         await fail(throttle, 1, email=f"user{number}@example.com")
 
     with pytest.raises(TooManyRequests) as caught:
-        await throttle.check("fresh@example.com", IP)
+        await throttle.begin("fresh@example.com", IP)
 
     assert retry_after(caught) == WINDOW
-    await throttle.check("fresh@example.com", "198.51.100.1")
+    await throttle.begin("fresh@example.com", "198.51.100.1")
 
 
 async def test_given_19_failures_from_one_ip_when_checked_then_allowed(
@@ -214,7 +217,7 @@ async def test_given_19_failures_from_one_ip_when_checked_then_allowed(
     for number in range(19):
         await fail(throttle, 1, email=f"user{number}@example.com")
 
-    await throttle.check("fresh@example.com", IP)
+    await throttle.begin("fresh@example.com", IP)
 
 
 async def test_given_no_ip_when_failures_are_recorded_then_only_the_email_counts(
@@ -222,7 +225,7 @@ async def test_given_no_ip_when_failures_are_recorded_then_only_the_email_counts
 ) -> None:
     await fail(throttle, 4, ip=None)
 
-    await throttle.check(EMAIL, None)
+    await throttle.begin(EMAIL, None)
     assert not any(key.startswith("ip:") for key in counter.keys)
 
 
@@ -236,25 +239,23 @@ async def test_given_failures_when_a_login_succeeds_then_the_email_resets_but_no
         await fail(throttle, 1, email=f"user{number}@example.com")
     await fail(throttle, 4)
 
-    await throttle.succeeded(EMAIL)
+    await succeed(throttle, EMAIL)
 
-    await throttle.check(EMAIL, "198.51.100.1")  # the email's count is back to zero
+    await throttle.begin(EMAIL, "198.51.100.1")  # the email's count is back to zero
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, IP)  # the IP's 20 failures stay
+        await throttle.begin(EMAIL, IP)  # the IP's 20 failures stay
 
 
 async def test_given_a_success_when_failures_follow_then_5_more_are_needed_to_block(
     throttle: LoginThrottle,
 ) -> None:
     await fail(throttle, 4, ip=None)
-    await throttle.succeeded(EMAIL)
+    await succeed(throttle, EMAIL)
 
-    await fail(throttle, 4, ip=None)
-    await throttle.check(EMAIL, None)
-    await throttle.failed(EMAIL, None)
+    await fail(throttle, 5, ip=None)
 
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, None)
+        await throttle.begin(EMAIL, None)
 
 
 # ---------------------------------------------------------------- email keys
@@ -264,18 +265,20 @@ async def test_given_a_success_when_failures_follow_then_5_more_are_needed_to_bl
     "spelling", ["Alice@Example.COM", "  alice@example.com\t", " ALICE@EXAMPLE.COM "]
 )
 async def test_given_spellings_of_one_email_when_failures_are_counted_then_they_share_a_counter(
-    throttle: LoginThrottle, spelling: str
+    throttle: LoginThrottle, clock: ManualClock, spelling: str
 ) -> None:
     await fail(throttle, 3, email=EMAIL, ip=None)
     await fail(throttle, 2, email=spelling, ip=None)
 
     with pytest.raises(TooManyRequests):
-        await throttle.check(EMAIL, None)
+        await throttle.begin(EMAIL, None)
     with pytest.raises(TooManyRequests):
-        await throttle.check(spelling, None)
+        await throttle.begin(spelling, None)
 
-    await throttle.succeeded(spelling)
-    await throttle.check(EMAIL, None)
+    clock.advance(WINDOW)
+    await fail(throttle, 4, email=EMAIL, ip=None)
+    await succeed(throttle, spelling)  # clears the count it shares with EMAIL
+    await fail(throttle, 5, email=EMAIL, ip=None)  # refused at once had it not
 
 
 async def test_given_an_email_when_counted_then_no_counter_key_contains_the_address(
@@ -284,7 +287,7 @@ async def test_given_an_email_when_counted_then_no_counter_key_contains_the_addr
     email = "Secret.Person@Example.com"
 
     await fail(throttle, 1, email=email)
-    await throttle.succeeded(email)
+    await succeed(throttle, email)
 
     email_keys = {key for key in counter.keys if not key.startswith("ip:")}
     assert email_keys, counter.keys
@@ -317,7 +320,9 @@ async def test_given_a_passed_attempt_when_counted_then_the_ip_budget_is_given_b
     throttle = LoginThrottle(counter, ThrottlePolicy(max_per_email=5, max_per_ip=2))
 
     for _ in range(3):
-        attempt = await throttle.begin("ann@example.com", "10.0.0.1")
-        await throttle.passed(attempt)
+        await succeed(throttle, "ann@example.com", "10.0.0.1")
 
-    assert (await counter.failures("ip:10.0.0.1", 900))[0] == 0
+    # The IP's whole budget is left: two attempts that fail, then a refusal.
+    await fail(throttle, 2, email="ann@example.com", ip="10.0.0.1")
+    with pytest.raises(TooManyRequests):
+        await throttle.begin("ann@example.com", "10.0.0.1")

@@ -358,3 +358,68 @@ def test_given_a_refresh_token_when_hashed_then_sha256_hex_and_deterministic() -
     assert TokenCodec.hash_refresh_token(token) == stored
     assert TokenCodec.hash_refresh_token(token + "x") != stored
     assert token not in stored
+
+
+# ------------------------------------------------------------------ checked tokens remembered
+
+
+class Clock:
+    """A wall clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = float(_now())
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_given_a_checked_token_when_used_again_then_the_same_claims() -> None:
+    codec = TokenCodec(_config("HS256", SECRET, SECRET), clock=Clock())
+    token = sign(valid_claims())
+
+    first = codec.decode_access(token)
+
+    assert codec.decode_access(token) == first
+    assert first.user_id == 42
+
+
+@pytest.mark.parametrize(
+    ("moved", "is_accepted"),
+    [
+        (ACCESS_TTL + 4, True),  # within the leeway past `exp`, as PyJWT allows
+        (ACCESS_TTL + 5, False),  # past `exp` and the leeway
+        (-5, True),  # the clock went back, within the leeway of `nbf` and `iat`
+        (-6, False),  # before `nbf` and `iat`, past the leeway
+    ],
+)
+def test_given_a_remembered_token_when_its_time_is_over_then_refused_like_a_new_one(
+    moved: int, is_accepted: bool
+) -> None:
+    # Given a token checked once, at its issue time
+    clock = Clock()
+    issued = int(clock.now)
+    codec = TokenCodec(_config("HS256", SECRET, SECRET), clock=clock)
+    token = sign(valid_claims(iat=issued, nbf=issued, exp=issued + ACCESS_TTL))
+    codec.decode_access(token)
+
+    # When it comes back after the clock moved
+    clock.now = issued + moved
+
+    # Then the remembered token passes exactly when PyJWT's time checks would pass
+    if is_accepted:
+        assert codec.decode_access(token).user_id == 42
+    else:
+        with pytest.raises(Unauthenticated):
+            codec.decode_access(token)
+
+
+def test_given_many_tokens_when_checked_then_only_the_latest_are_remembered() -> None:
+    codec = TokenCodec(_config("HS256", SECRET, SECRET), clock=Clock(), max_checked=2)
+    tokens = [sign(valid_claims(jti=f"token{n}")) for n in range(3)]
+
+    for token in tokens:
+        codec.decode_access(token)
+
+    # The oldest was forgotten: bounded memory whatever the number of callers.
+    assert list(codec._checked) == tokens[1:]
+    assert codec.decode_access(tokens[0]).jti == "token0"  # checked afresh, still valid

@@ -1,14 +1,18 @@
-"""`python -m auth.prune`: delete expired refresh tokens and revoked-token rows."""
+"""`python -m auth.prune`: delete expired refresh tokens and revoked-token rows.
+
+A composition root: it builds the engine and the unit of work the use case runs on.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
+from audit.capture import audited_session_factory
+from auth.prune import prune_expired_tokens
 from config.settings import get_settings
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine
 from persistence.unit_of_work import SqlAlchemyUnitOfWork
 
 
@@ -19,12 +23,11 @@ async def prune(database_url: str | None = None) -> int:
         settings = settings.model_copy(update={"database_url": database_url})
     engine = create_engine(settings)
     try:
-        uow = SqlAlchemyUnitOfWork(create_session_factory(engine))
-        async with uow:
-            removed = await uow.identity.prune_expired(datetime.now(UTC))
-            await uow.commit()
-        await uow.close()
-        return removed
+        uow = SqlAlchemyUnitOfWork(audited_session_factory(engine))
+        try:
+            return await prune_expired_tokens(uow)
+        finally:
+            await uow.close()
     finally:
         await engine.dispose()
 

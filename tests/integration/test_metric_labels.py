@@ -1,4 +1,8 @@
-"""Metric labels stay bounded whatever clients send."""
+"""Metric labels stay bounded whatever clients send.
+
+The rules are pure, but `observability.metrics` and `observability.http` import Starlette
+at import time (the `/metrics` endpoint and the ASGI middleware live beside the rules), so
+this is an integration test until the label rules have a module of their own."""
 
 from __future__ import annotations
 

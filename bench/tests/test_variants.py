@@ -1,14 +1,15 @@
-"""The benchmark's switchboard, over HTTP: each feature off changes only what it names.
+"""The benchmark's app variants (bench/variants.py), over HTTP: each changes only what it
+names.
 
-Every test builds an app with the feature off next to one built with the default
-`Features()`, on the same database, and shows the difference from the outside.
+Every test builds a variant next to the product app, both from the composition root and on
+the same database, and shows the difference from the outside.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
@@ -18,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.permission import PermissionExtension
 from strawberry.types.base import StrawberryObjectDefinition
 
+from bench import variants
+from bench.variants import Collaborators
 from config.settings import Settings
 from graph.app import create_app
-from graph.features import Features
 from graph.schema import build_schema
-from graph.schema import schema as default_schema
 from persistence.models import AccessLogModel, AuditLogModel
 from tests.builders import add_customers, add_tasks, gid
 from tests.conftest import GraphQLClient, StatementCounter, token_for
@@ -43,23 +44,26 @@ audit_t = cast(Table, AuditLogModel.__table__)
 
 @dataclass(frozen=True)
 class Built:
-    """An app built with some features, a client for it, and its superuser's client."""
+    """An app built from some collaborators, a client for it, and its superuser's client."""
 
     app: Any
     http: httpx.AsyncClient
     gql: GraphQLClient
 
 
-Build = Callable[[Features], Awaitable[Built]]
+Variant = Callable[[Settings], Collaborators]
+Build = Callable[[Variant | None], Awaitable[Built]]
 
 
 @pytest.fixture
 async def build(settings: Settings, engine: AsyncEngine, superuser_id: int) -> AsyncIterator[Build]:
-    """Builds apps on the test database, each with its own in-process HTTP client."""
+    """Builds apps on the test database, each with its own in-process HTTP client: the
+    product's (None) or a variant's."""
     async with AsyncExitStack() as stack:
 
-        async def built(features: Features) -> Built:
-            app = create_app(settings, engine=engine, features=features)
+        async def built(variant: Variant | None) -> Built:
+            collaborators = variant(settings) if variant is not None else {}
+            app = create_app(settings, engine=engine, **collaborators)
             transport = httpx.ASGITransport(app=app)
             http = await stack.enter_async_context(
                 httpx.AsyncClient(transport=transport, base_url="http://testserver")
@@ -75,49 +79,40 @@ async def member_of(built: Built, engine: AsyncEngine, password_hash: str, grant
     return await people.user(grants)
 
 
-# ---------------------------------------------------------------- the defaults
+# ---------------------------------------------------------------- naive
 
 
-def test_given_no_arguments_when_features_are_made_then_everything_is_on() -> None:
-    assert all(getattr(Features(), f.name) is True for f in fields(Features))
-    off = Features.all_off()
-    assert (off.rbac, off.audit, off.limits, off.masking) == (False, False, False, False)
-    assert off.batching is True
-
-
-# ---------------------------------------------------------------- batching
-
-
-async def test_given_batching_off_when_the_page_grows_then_statements_grow_with_it(
+async def test_given_the_naive_variant_when_the_page_grows_then_statements_grow_with_it(
     build: Build, engine: AsyncEngine, statements: StatementCounter
 ) -> None:
-    # Given the seeded data and an app with batching off next to the default one
+    # Given the seeded data and the naive app (loaders that do not batch) next to the product
     await seed(engine)
-    n_plus_one = await build(Features(batching=False))
-    default = await build(Features())
+    n_plus_one = await build(variants.naive)
+    default = await build(None)
 
     # When the nested query runs at 5 and at 50 customers on each
     counts_off = await counts_at_both_sizes(n_plus_one.gql, statements, NESTED)
     counts_on = await counts_at_both_sizes(default.gql, statements, NESTED)
 
     # Then without batching every customer costs a statement for its tasks and every task
-    # one for its products; with batching the count is flat.
+    # one for its products (prefetching, through the same loaders, adds none); with
+    # batching the count is flat.
     overhead = AUTHENTICATION + ACCESS_RECORD
     assert counts_off == [1 + n + n * TASKS_PER_CUSTOMER + overhead for n in SIZES]
     assert counts_on == [3 + overhead, 3 + overhead]
 
 
-async def test_given_batching_off_when_queried_then_the_answers_are_the_same(
+async def test_given_the_naive_variant_when_queried_then_the_answers_are_the_same(
     build: Build, engine: AsyncEngine
 ) -> None:
     await seed(engine)
-    n_plus_one = await build(Features(batching=False))
-    default = await build(Features())
+    n_plus_one = await build(variants.naive)
+    default = await build(None)
 
     assert await n_plus_one.gql.ok(NESTED, {"n": 7}) == await default.gql.ok(NESTED, {"n": 7})
 
 
-# ---------------------------------------------------------------- rbac
+# ---------------------------------------------------------------- features-off: rbac
 
 TASKS = "{ tasks { edges { node { title } } } }"
 CUSTOMER_TASKS = "{ customers { edges { node { name tasks { edges { node { title } } } } } } }"
@@ -134,12 +129,12 @@ async def two_tasks(engine: AsyncEngine) -> list[int]:
     )
 
 
-async def test_given_rbac_off_when_a_caller_without_tasks_read_lists_tasks_then_they_get_them(
+async def test_given_features_off_when_a_caller_without_tasks_read_lists_tasks_then_they_get_them(
     build: Build, engine: AsyncEngine, password_hash: str, two_tasks: list[int]
 ) -> None:
-    # Given a caller who may read customers only, on an rbac-off app and on the default one
-    open_app = await build(Features(rbac=False))
-    default = await build(Features())
+    # Given a caller who may read customers only, on the features-off app and the product
+    open_app = await build(variants.features_off)
+    default = await build(None)
     member = await member_of(open_app, engine, password_hash, {"CUSTOMERS": []})
     as_default = GraphQLClient(default.http, token_for(default.app, member.id))
 
@@ -148,7 +143,7 @@ async def test_given_rbac_off_when_a_caller_without_tasks_read_lists_tasks_then_
     open_nested = await member.gql.ok(CUSTOMER_TASKS)
     refused = await as_default.error(TASKS)
 
-    # Then the rbac-off app answers, and the default app still refuses.
+    # Then the features-off app answers, and the product still refuses.
     titles = [{"node": {"title": "Alpha"}}, {"node": {"title": "Beta"}}]
     assert open_tasks == {"tasks": {"edges": titles}}
     assert open_nested["customers"]["edges"] == [
@@ -157,12 +152,12 @@ async def test_given_rbac_off_when_a_caller_without_tasks_read_lists_tasks_then_
     assert_forbidden(refused, permission("TASKS"))
 
 
-async def test_given_an_rbac_off_app_when_a_default_app_is_built_after_it_then_it_checks(
+async def test_given_a_features_off_app_when_the_product_is_built_after_it_then_it_checks(
     build: Build, engine: AsyncEngine, password_hash: str, two_tasks: list[int]
 ) -> None:
-    # Given an rbac-off app built first, then a default app, in the same process
-    open_app = await build(Features(rbac=False))
-    default = await build(Features())
+    # Given a features-off app built first, then the product, in the same process
+    open_app = await build(variants.features_off)
+    default = await build(None)
     member = await member_of(default, engine, password_hash, {"CUSTOMERS": []})
     as_open = GraphQLClient(open_app.http, token_for(open_app.app, member.id))
 
@@ -176,9 +171,9 @@ async def test_given_an_rbac_off_app_when_a_default_app_is_built_after_it_then_i
     assert len(answered["tasks"]["edges"]) == 2
 
 
-def _permissions_of_every_field() -> dict[tuple[str, str], list[Any]]:
+def _permissions_of_every_field(settings: Settings) -> dict[tuple[str, str], list[Any]]:
     found: dict[tuple[str, str], list[Any]] = {}
-    for concrete in default_schema.schema_converter.type_map.values():
+    for concrete in build_schema(settings).schema_converter.type_map.values():
         definition = concrete.definition
         if isinstance(definition, StrawberryObjectDefinition):
             for field in definition.fields:
@@ -188,27 +183,27 @@ def _permissions_of_every_field() -> dict[tuple[str, str], list[Any]]:
     return found
 
 
-def test_given_an_rbac_off_schema_when_built_then_every_field_keeps_its_permissions(
+def test_given_the_features_off_schema_when_built_then_every_field_keeps_its_permissions(
     settings: Settings,
 ) -> None:
     # Given the permission extensions of every field of every type
-    before = _permissions_of_every_field()
+    before = _permissions_of_every_field(settings)
     assert before[("Query", "tasks")], "the fixture must see guarded fields"
 
     # When a schema without permission checks is built
-    build_schema(settings, Features(rbac=False))
+    variants.features_off_schema(settings)
 
     # Then the fields hold the very same extensions afterwards.
-    after = _permissions_of_every_field()
+    after = _permissions_of_every_field(settings)
     assert after.keys() == before.keys()
     for key, extensions in before.items():
         assert [id(e) for e in after[key]] == [id(e) for e in extensions], key
 
 
-async def test_given_rbac_off_when_a_caller_without_tasks_read_asks_node_then_it_answers(
+async def test_given_features_off_when_a_caller_without_tasks_read_asks_node_then_it_answers(
     build: Build, engine: AsyncEngine, password_hash: str, two_tasks: list[int]
 ) -> None:
-    open_app = await build(Features(rbac=False))
+    open_app = await build(variants.features_off)
     member = await member_of(open_app, engine, password_hash, {"CUSTOMERS": []})
 
     data = await member.gql.ok(
@@ -219,7 +214,7 @@ async def test_given_rbac_off_when_a_caller_without_tasks_read_asks_node_then_it
     assert data == {"node": {"title": "Alpha"}}
 
 
-# ---------------------------------------------------------------- audit
+# ---------------------------------------------------------------- features-off: audit
 
 CREATE_PRODUCT = """
 mutation($input: CreateProductInput!) { createProduct(input: $input) { product { sku } } }
@@ -227,22 +222,22 @@ mutation($input: CreateProductInput!) { createProduct(input: $input) { product {
 
 
 @pytest.mark.parametrize(
-    ("features", "access_rows", "audited"),
+    ("variant", "access_rows", "audited"),
     [
-        pytest.param(Features(audit=False), 0, False, id="audit-off"),
-        pytest.param(Features(), 1, True, id="default"),
+        pytest.param(variants.features_off, 0, False, id="features-off"),
+        pytest.param(None, 1, True, id="product"),
     ],
 )
-async def test_given_audit_features_when_a_mutation_runs_then_rows_follow_the_switch(
+async def test_given_a_variant_when_a_mutation_runs_then_audit_rows_follow_it(
     build: Build,
     engine: AsyncEngine,
-    features: Features,
+    variant: Variant | None,
     access_rows: int,
     audited: bool,
 ) -> None:
-    # Given an app with audit off, built before the one under test (it must not leak)
-    await build(Features(audit=False))
-    built = await build(features)
+    # Given a features-off app, built before the one under test (it must not leak)
+    await build(variants.features_off)
+    built = await build(variant)
     access_before = await count_rows(engine, access_t)
     audit_before = await count_rows(engine, audit_t)
 
@@ -257,10 +252,10 @@ async def test_given_audit_features_when_a_mutation_runs_then_rows_follow_the_sw
     assert (await count_rows(engine, audit_t) > audit_before) is audited
 
 
-async def test_given_audit_off_when_queries_run_then_no_access_row_is_written(
+async def test_given_features_off_when_queries_run_then_no_access_row_is_written(
     build: Build, engine: AsyncEngine, two_tasks: list[int]
 ) -> None:
-    built = await build(Features(audit=False))
+    built = await build(variants.features_off)
 
     await built.gql.ok(TASKS)
     await built.gql.error("{ nope }")
@@ -268,7 +263,7 @@ async def test_given_audit_off_when_queries_run_then_no_access_row_is_written(
     assert await count_rows(engine, access_t) == 0
 
 
-# ---------------------------------------------------------------- limits
+# ---------------------------------------------------------------- limits-off, features-off
 
 # customers > edges > node > tasks > edges > node > customer > tasks > edges > node >
 # customer > name: twelve levels, past GRAPHQL_MAX_DEPTH's default of 10.
@@ -278,13 +273,19 @@ DEEP = """
 } } } } } } } }
 """
 
+UNLIMITED = [
+    pytest.param(variants.limits_off, id="limits-off"),
+    pytest.param(variants.features_off, id="features-off"),
+]
 
-async def test_given_limits_off_when_a_query_is_deeper_than_the_limit_then_it_is_answered(
-    build: Build, settings: Settings, two_tasks: list[int]
+
+@pytest.mark.parametrize("variant", UNLIMITED)
+async def test_given_no_limits_when_a_query_is_deeper_than_the_limit_then_it_is_answered(
+    build: Build, settings: Settings, two_tasks: list[int], variant: Variant
 ) -> None:
     assert settings.graphql_max_depth < 12
-    unlimited = await build(Features(limits=False))
-    default = await build(Features())
+    unlimited = await build(variant)
+    default = await build(None)
 
     refused = await default.gql.error(DEEP)
     answered = await unlimited.gql.ok(DEEP)
@@ -296,11 +297,12 @@ async def test_given_limits_off_when_a_query_is_deeper_than_the_limit_then_it_is
     assert [edge["node"]["customer"]["name"] for edge in inner] == ["Acme", "Acme"]
 
 
-async def test_given_limits_off_when_a_query_runs_then_no_cost_is_priced_or_reported(
-    build: Build, two_tasks: list[int]
+@pytest.mark.parametrize("variant", UNLIMITED)
+async def test_given_no_limits_when_a_query_runs_then_no_cost_is_priced_or_reported(
+    build: Build, two_tasks: list[int], variant: Variant
 ) -> None:
-    unlimited = await build(Features(limits=False))
-    default = await build(Features())
+    unlimited = await build(variant)
+    default = await build(None)
 
     await unlimited.gql.ok(TASKS)
     unlimited_extensions = unlimited.gql.last_extensions
@@ -310,7 +312,24 @@ async def test_given_limits_off_when_a_query_runs_then_no_cost_is_priced_or_repo
     assert "cost" not in unlimited_extensions
 
 
-# ---------------------------------------------------------------- masking
+async def test_given_limits_off_when_a_caller_without_tasks_read_lists_tasks_then_refused(
+    build: Build, engine: AsyncEngine, password_hash: str, two_tasks: list[int]
+) -> None:
+    # Given a caller who may read customers only, on the limits-off app
+    unlimited = await build(variants.limits_off)
+    member = await member_of(unlimited, engine, password_hash, {"CUSTOMERS": []})
+
+    # When they list tasks, and send a field that does not exist
+    refused = await member.gql.error(TASKS)
+    invalid = await member.gql.error("{ nope }")
+
+    # Then permissions and the error mapping are the product's: only the limits are gone.
+    assert_forbidden(refused, permission("TASKS"))
+    assert invalid["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "requestId" in invalid["extensions"]
+
+
+# ---------------------------------------------------------------- features-off: masking
 
 
 @pytest.mark.parametrize(
@@ -324,18 +343,18 @@ async def test_given_limits_off_when_a_query_runs_then_no_cost_is_priced_or_repo
         ),
     ],
 )
-async def test_given_masking_off_when_an_error_happens_then_it_has_no_mapped_code(
+async def test_given_features_off_when_an_error_happens_then_it_has_no_mapped_code(
     build: Build, query: str, code: str
 ) -> None:
-    # Given an app without the central error mapping, and the default one
-    unmasked = await build(Features(masking=False))
-    default = await build(Features())
+    # Given the features-off app (no central error mapping), and the product
+    unmasked = await build(variants.features_off)
+    default = await build(None)
 
     # When each answers the same failing request
     raw = await unmasked.gql.error(query)
     mapped = await default.gql.error(query)
 
-    # Then only the default app gives the error its code and the request id.
+    # Then only the product gives the error its code and the request id.
     assert mapped["extensions"]["code"] == code
     assert "requestId" in mapped["extensions"]
     extensions = raw.get("extensions") or {}
