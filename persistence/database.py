@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -55,7 +56,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
             max_overflow=settings.database_max_overflow,
             pool_timeout=settings.database_pool_timeout_seconds,
             pool_recycle=settings.database_pool_recycle_seconds,
-            pool_pre_ping=True,
         )
         if url.get_backend_name() == "postgresql":
             # Server-side guards: no statement, lock wait or idle transaction runs unbounded.
@@ -71,6 +71,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine.sync_engine.pool, "checkout", _drop_closed)
     if settings.database_echo:
         event.listen(engine.sync_engine, "before_cursor_execute", _log_statement)
     return engine
@@ -83,6 +85,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _drop_closed(_dbapi_connection: Any, _record: Any, proxy: Any) -> None:
+    """Replace a pooled connection the driver already knows is closed, at no round trip.
+
+    This stands in for `pool_pre_ping`, which on asyncpg costs BEGIN, a ping and ROLLBACK on
+    every checkout (docs/adr/0009-autocommit-reads.md). A backend the server terminated or a
+    restarted server closes the socket; asyncpg sees that while the connection sits idle, and
+    the pool, told by `DisconnectionError`, connects afresh. A connection that dies without
+    the socket closing fails its statement instead; SQLAlchemy then invalidates the pool's
+    older connections, and `pool_recycle` bounds the age of the rest.
+    """
+    is_closed = getattr(proxy.driver_connection, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("The database closed this pooled connection.")
 
 
 def _log_statement(

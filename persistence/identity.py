@@ -155,7 +155,8 @@ class SqlAlchemyIdentityRepository(GatedAdapter):
         parameters = {"user_id": user_id, "jti": jti}
 
         async def fetch() -> Sequence[Any]:
-            # A Core read on the session's own connection (and transaction): no ORM step.
+            # A Core read on the session's own connection: no ORM step. Outside a write
+            # block that is an autocommit connection on PostgreSQL (ADR 0009).
             connection = await self._session.connection()
             rows: Sequence[Any] = (await connection.execute(_PRINCIPAL, parameters)).all()
             return rows
