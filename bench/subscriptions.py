@@ -1,7 +1,7 @@
 """Subscription fan-out on one worker: N idle `taskChanged` subscribers, one mutation.
 
     .venv/bin/python -m bench.subscriptions [--counts 1000 5000 10000] [--port 8590]
-        [--no-deflate]
+        [--no-deflate] [--ws websockets-sansio|websockets|wsproto] [--profile PATH]
 
 `--no-deflate` runs uvicorn with `--ws-per-message-deflate false` (and the clients do not
 offer it): permessage-deflate keeps a zlib compressor and decompressor per connection,
@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "var" / "bench-subscriptions"
 SUBSCRIPTION = "subscription { taskChanged { cursor action task { id title } } }"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WS_DEFAULT = "websockets-sansio"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -55,7 +57,9 @@ def _rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def _start_server(port: int, count: int, *, deflate: bool = True) -> subprocess.Popen[bytes]:
+def _start_server(
+    port: int, count: int, *, deflate: bool = True, ws: str = WS_DEFAULT
+) -> subprocess.Popen[bytes]:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     env = {
@@ -99,7 +103,7 @@ def _start_server(port: int, count: int, *, deflate: bool = True) -> subprocess.
             "--log-level",
             "warning",
             "--ws",
-            "websockets-sansio",
+            ws,
             "--no-access-log",
             *([] if deflate else ["--ws-per-message-deflate", "false"]),
         ],
@@ -158,9 +162,16 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def measure(count: int, port: int, *, deflate: bool = True) -> dict[str, Any]:
-    """One run with `count` subscribers."""
-    server = _start_server(port, count, deflate=deflate)
+async def measure(
+    count: int,
+    port: int,
+    *,
+    deflate: bool = True,
+    ws: str = WS_DEFAULT,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """One run with `count` subscribers; `profile`: py-spy's raw samples of the fan-out."""
+    server = _start_server(port, count, deflate=deflate, ws=ws)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             token = await _token(http)
@@ -179,6 +190,7 @@ async def measure(count: int, port: int, *, deflate: bool = True) -> dict[str, A
             rss_after = _rss_kb(server.pid)
             receivers = [asyncio.create_task(_receive(socket)) for socket in sockets]
             await asyncio.sleep(0.5)
+            spy = _profiler(server.pid, profile) if profile is not None else None
             cpu_before = _cpu_seconds(server.pid)
             sent = time.time()
             response = await http.post(
@@ -191,12 +203,16 @@ async def measure(count: int, port: int, *, deflate: bool = True) -> dict[str, A
             assert "errors" not in response.json(), response.text
             arrivals = await asyncio.wait_for(asyncio.gather(*receivers), 120)
             cpu = _cpu_seconds(server.pid) - cpu_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             for socket in sockets:
                 await socket.close()
         latencies = [arrived - sent for arrived in arrivals]
         return {
             "subscribers": count,
             "deflate": deflate,
+            "ws": ws,
             "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
             "max_ms": round(max(latencies) * 1000, 1),
@@ -210,15 +226,47 @@ async def measure(count: int, port: int, *, deflate: bool = True) -> dict[str, A
         server.wait(20)
 
 
+def _profiler(pid: int, output: Path) -> subprocess.Popen[bytes]:
+    """py-spy (the PY_SPY executable, else on PATH) sampling `pid` until interrupted."""
+    spy = subprocess.Popen(  # noqa: S603 - a profiler of our own server
+        [
+            os.environ.get("PY_SPY", "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "500",
+            "--nonblocking",
+            "--output",
+            str(output),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # attached before the mutation
+    return spy
+
+
 def main() -> None:
     """Run every count and print one JSON line each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[1000, 5000, 10000])
     parser.add_argument("--port", type=int, default=8590)
     parser.add_argument("--no-deflate", action="store_true", help="no permessage-deflate")
+    parser.add_argument(
+        "--ws", default=WS_DEFAULT, help="uvicorn's WebSocket implementation (--ws)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy raw samples of the fan-out, to this file (+ count)"
+    )
     args = parser.parse_args()
     for count in args.counts:
-        result = asyncio.run(measure(count, args.port, deflate=not args.no_deflate))
+        profile = None if args.profile is None else args.profile.with_suffix(f".{count}.txt")
+        result = asyncio.run(
+            measure(count, args.port, deflate=not args.no_deflate, ws=args.ws, profile=profile)
+        )
         print(json.dumps(result), flush=True)
 
 

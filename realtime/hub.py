@@ -51,7 +51,8 @@ class Subscriber:
         # The tables it follows (`tasks`, `task_products`); None follows every entity.
         self.entities = entities
         self._capacity = capacity
-        self._inbox: deque[tuple[list[ChangeRecord], Scope | None]] = deque()
+        # Made at the first batch: an empty deque already holds a 64-slot block.
+        self._inbox: deque[tuple[list[ChangeRecord], Scope | None]] | None = None
         self._size = 0
         self._waiter: asyncio.Future[None] | None = None
         self._error: BaseException | None = None
@@ -71,6 +72,8 @@ class Subscriber:
             return
         if scope is not None:
             scope.acquire()
+        if self._inbox is None:
+            self._inbox = deque()
         self._inbox.append((records, scope))
         self._size += len(records)
         self._wake()
@@ -83,6 +86,7 @@ class Subscriber:
             _records, scope = self._inbox.popleft()
             if scope is not None:
                 scope.release()
+        self._inbox = None
         self._size = 0
         self._wake()
 
@@ -108,6 +112,7 @@ class Subscriber:
                 self._waiter = None
         if self._error is not None:
             raise self._error
+        assert self._inbox is not None  # the loop above waited for a batch
         records, scope = self._inbox.popleft()
         self._size -= len(records)
         return records, scope

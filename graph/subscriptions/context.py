@@ -10,9 +10,9 @@ yields the event; graphql-core executes the event in the same task.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from strawberry.fastapi import BaseContext
 
@@ -34,7 +34,7 @@ R = TypeVar("R")
 class EventScope:
     """One unit of work and one set of loaders for a batch of events."""
 
-    __slots__ = ("_decoded", "_holders", "loaders", "uow")
+    __slots__ = ("_decoded", "_holders", "_shares", "executed", "loaders", "reused", "uow")
 
     def __init__(
         self,
@@ -47,6 +47,11 @@ class EventScope:
         self.loaders = loaders(self.uow)
         self._holders = 0
         self._decoded: dict[tuple[Any, int], tuple[list[Any], Any]] = {}
+        # Per event and group of equal subscribers (graph.subscriptions.multiplex): the
+        # payload the first of them sent, for the others to send under their own id.
+        self._shares: dict[Hashable, asyncio.Future[str | None]] = {}
+        self.executed = 0  # group events executed (by each group's first subscriber)
+        self.reused = 0  # group events sent from another subscriber's execution
 
     def acquire(self) -> None:
         """One more holder."""
@@ -72,9 +77,38 @@ class EventScope:
             found = self._decoded[key] = (records, decode(records))
         return found[1]
 
+    def share(self, key: Hashable) -> tuple[asyncio.Future[str | None], bool]:
+        """The payload slot of `key` (an event and a group), and whether the caller fills it."""
+        found = self._shares.get(key)
+        if found is not None:
+            return found, False
+        slot = self._shares[key] = asyncio.get_running_loop().create_future()
+        self.executed += 1
+        return slot, True
+
     def enter(self) -> None:
         """Make this the scope of the events the current task executes next."""
         _event_scope.set(self)
+
+
+class _UnitOfWorkOnDemand:
+    """A subscription's unit of work outside its events, made only when really used.
+
+    At subscribe time the access log names the operation (`name_operation`), which
+    matters only to the change records of writes, and subscriptions write nothing; a
+    unit of work and its loaders made for that would stay with every idle connection.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: SubscriptionContext) -> None:
+        self._context = context
+
+    def name_operation(self, name: str | None) -> None:
+        """Nothing to name: a subscription writes no change records."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context._scope().uow, name)
 
 
 class SubscriptionContext(Context):
@@ -116,8 +150,13 @@ class SubscriptionContext(Context):
 
     @property
     def uow(self) -> RequestUnitOfWork:
-        """The unit of work of the executing event."""
-        return self._scope().uow
+        """The unit of work of the executing event (outside one: made when first used)."""
+        scope = _event_scope.get()
+        if scope is not None:
+            return scope.uow
+        if self._fallback is not None:
+            return self._fallback.uow
+        return cast(RequestUnitOfWork, _UnitOfWorkOnDemand(self))
 
     @uow.setter
     def uow(self, _value: Any) -> None:

@@ -19,6 +19,7 @@ from domain.errors import CursorExpired, Forbidden, InvalidInput, TooManyRequest
 from graph.context import Info
 from graph.permissions import AUTHENTICATION_REQUIRED
 from graph.ratelimit import caller_key
+from graph.subscriptions import multiplex
 from graph.subscriptions.context import EventScope, SubscriptionContext, operation_cost
 from graph.subscriptions.cursor import decode_cursor
 from realtime.hub import Subscriber
@@ -86,7 +87,8 @@ async def follow(
     """The changes of `entities` (None: all) after `after`, then live, in commit order.
 
     `decode` turns each batch of records into what the subscription yields, in id order;
-    a live batch is decoded once for every subscriber it reaches (`EventScope.decoded`).
+    a live batch is decoded once for every subscriber it reaches (`EventScope.decoded`), and
+    each live event is executed once per group of equal subscribers (`multiplex`).
     """
     context = subscription_context(info)
     realtime = context.realtime
@@ -96,6 +98,8 @@ async def follow(
     if principal is None:
         raise Unauthenticated(AUTHENTICATION_REQUIRED)
     cost = operation_cost.get()
+    # Live events are executed once for every equal subscriber of a batch.
+    operation = multiplex.current_operation()
     subscriber = Subscriber(entities, capacity=context.settings.subscription_queue_size)
     await realtime.connections.open(state, subscriber)
     try:
@@ -142,9 +146,24 @@ async def follow(
                     position = item.id
                     _allowed(context, module)
                     await _charge(context, cost)
-                    if batch_scope is not None:
-                        batch_scope.enter()
-                    yield item
+                    if batch_scope is None:
+                        yield item
+                        continue
+                    batch_scope.enter()
+                    if operation is None or state.principal is None:
+                        yield item
+                        continue
+                    key = (operation.key, multiplex.grants_key(state.principal), item.id)
+                    slot, leads = batch_scope.share(key)
+                    if not leads:
+                        if not await multiplex.send_shared(slot, operation, batch_scope):
+                            yield item  # not shareable: executed here, as without a group
+                        continue
+                    multiplex.lead(slot)
+                    try:
+                        yield item
+                    finally:
+                        multiplex.settle(slot)
             finally:
                 if batch_scope is not None:
                     batch_scope.release()

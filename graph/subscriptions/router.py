@@ -22,10 +22,18 @@ from strawberry.http.exceptions import (
     WebSocketDisconnected,
 )
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    Operation as StrawberryOperation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types.unset import UNSET, UnsetType
 
 from domain.errors import Unauthenticated
 from graph.http import JSONGraphQLRouter
+from graph.subscriptions import multiplex
 from graph.subscriptions.connection import Realtime
 from graph.subscriptions.context import SubscriptionContext
 
@@ -71,16 +79,52 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         """One text frame."""
+        await self.send_text(orjson.dumps(message).decode())
+
+    async def send_text(self, text: str) -> None:
+        """One text frame, already serialised."""
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            await self.ws.send_text(text)
         except WebSocketDisconnect as error:
             raise WebSocketDisconnected from error
+
+
+class MultiplexingHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws whose subscriptions share executions (graph.subscriptions.multiplex).
+
+    Each operation's task knows its operation (to send frames shared by another subscriber),
+    and a `next` message it sends for its group is serialised once, for all of them.
+    """
+
+    async def run_operation(self, operation: StrawberryOperation[Any, Any]) -> None:
+        """Run `operation` in its own task, which remembers which operation it is."""
+        websocket = self.websocket
+        if isinstance(websocket, TextWebSocketAdapter):
+            multiplex.start_operation(
+                multiplex.Operation(
+                    operation.id,
+                    operation.query,
+                    operation.variables,
+                    operation.operation_name,
+                    websocket.send_text,
+                )
+            )
+        await super().run_operation(operation)
+
+    async def send_message(self, message: Message) -> None:
+        """Send `message`; a payload this task executes for its group is kept for the group."""
+        frame = multiplex.fill(message)
+        if frame is not None and isinstance(self.websocket, TextWebSocketAdapter):
+            await self.websocket.send_text(frame)
+            return
+        await super().send_message(message)
 
 
 class RealtimeGraphQLRouter(JSONGraphQLRouter):
     """`JSONGraphQLRouter` that authenticates WebSocket connections at `connection_init`."""
 
     websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = MultiplexingHandler
 
     def __init__(self, *args: Any, realtime: Realtime, **kwargs: Any) -> None:
         settings = realtime.settings
