@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -34,8 +35,40 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 
+# The floors whose tests all count as database tests (tests/README.md): repositories,
+# migrations, Redis stores, the app over HTTP, real servers on databases of their own.
+DATABASE_FLOORS = ("tests/integration/", "tests/e2e/")
+# A module that names these picks its database itself (a server's own database, a
+# PostgreSQL-only probe) rather than through the `database_url` fixture.
+DATABASE_CHOICE = ("TEST_DATABASE_URL", "ON_POSTGRES")
+
+
+def touches_database(
+    path: str, fixturenames: Iterable[str], keywords: Iterable[str], source: str
+) -> bool:
+    """Whether a test may touch a database, so that CI's PostgreSQL pass must run it: it is
+    on a database floor, needs `database_url` (directly or through `engine`, `settings`,
+    `app`...), is `postgres_only`, or its module reads the database choice itself."""
+    return (
+        path.startswith(DATABASE_FLOORS)
+        or "database_url" in fixturenames
+        or "postgres_only" in keywords
+        or any(name in source for name in DATABASE_CHOICE)
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip PostgreSQL-only tests when the run is on SQLite."""
+    """Mark every test that may touch a database `database` (CI's PostgreSQL pass runs
+    `-m database`; the others run once, on SQLite); skip PostgreSQL-only tests on SQLite."""
+    sources: dict[Path, str] = {}
+    for item in items:
+        if item.path not in sources:
+            sources[item.path] = item.path.read_text() if item.path.suffix == ".py" else ""
+        path = item.path.relative_to(config.rootpath).as_posix()
+        fixturenames = getattr(item, "fixturenames", ())
+        if touches_database(path, fixturenames, item.keywords, sources[item.path]):
+            item.add_marker(pytest.mark.database)
     if ON_POSTGRES:
         return
     skip = pytest.mark.skip(reason="needs TEST_DATABASE_URL pointing to PostgreSQL")
@@ -69,8 +102,14 @@ async def database_url() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    """Test settings on the run's database."""
-    return Settings(environment="test", database_url=database_url, _env_file=None)  # type: ignore[call-arg]
+    """Test settings on the run's database, logging JSON.
+
+    JSON, not the console format of development: the console renderer draws each logged
+    exception with rich (syntax-highlighted source and locals), about a second apiece, and
+    the app's logging set-up stays in force for every later test in the process."""
+    return Settings(  # type: ignore[call-arg]
+        environment="test", database_url=database_url, log_format="json", _env_file=None
+    )
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,10 @@ async def _client_for(settings: Settings, engine: Any = None) -> httpx.AsyncClie
 @pytest.fixture
 async def broken_db_client() -> AsyncIterator[httpx.AsyncClient]:
     """The app on a database that refuses connections."""
-    settings = Settings(environment="test", database_url=UNREACHABLE_DB, _env_file=None)  # type: ignore[call-arg]
+    # JSON logs: the console format draws each logged exception with rich, a second apiece.
+    settings = Settings(
+        environment="test", database_url=UNREACHABLE_DB, log_format="json", _env_file=None
+    )  # type: ignore[call-arg]
     async with await _client_for(settings) as http:
         yield http
 
@@ -194,6 +197,7 @@ async def test_given_allowed_origins_when_a_preflight_arrives_then_only_those_ar
         environment="test",
         database_url="sqlite+aiosqlite://",
         cors_origins="https://app.example.com",  # type: ignore[arg-type]
+        log_format="json",  # the console format draws logged exceptions with rich, slowly
         _env_file=None,  # type: ignore[call-arg]
     )
     async with await _client_for(settings) as http:

@@ -233,7 +233,8 @@ async def unreachable(tmp_path: Any) -> Any:
         if ON_POSTGRES
         else f"sqlite+aiosqlite:///{folder}/app.db"
     )
-    settings = Settings(environment="test", database_url=url, _env_file=None)  # type: ignore[call-arg]
+    # JSON logs: the console format draws each logged exception with rich, a second apiece.
+    settings = Settings(environment="test", database_url=url, log_format="json", _env_file=None)  # type: ignore[call-arg]
     app = create_app(settings)
     if not ON_POSTGRES:
         folder.rmdir()  # the engine made it; without it SQLite cannot open the file
