@@ -299,11 +299,19 @@ class Api:
         """The same server and address with another token."""
         return Api(self.base_url, self.ip, token)
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        """The raw response."""
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> httpx.Response:
+        """The raw response; `request_id` is sent as X-Request-ID (the server keeps it)."""
         headers = {"X-Forwarded-For": self.ip}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        if request_id:
+            headers["X-Request-ID"] = request_id
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as http:
             return await http.post(
                 "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
