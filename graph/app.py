@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from graph.compiled.plan import Planner
 from graph.context import Context, Services
 from graph.cutoff import CutOffResponder, ShutdownGuard
 from graph.dataloaders import LoaderFactory, Loaders
-from graph.endpoint import GraphQLEndpoint
+from graph.endpoint import GraphQLEndpoint, GraphQLSocketEndpoint
 from graph.http import RequestIdMiddleware, http_error, request_id_of
 from graph.lifecycle import Lifecycle, drain_seconds_for
 from graph.limits import known_cost
@@ -160,10 +160,17 @@ def create_app(
         finally:
             await uow.close()
 
+    def socket_context(websocket: HTTPConnection) -> AbstractAsyncContextManager[Context]:
+        """One WebSocket connection's context (`GraphQLSocketEndpoint`'s)."""
+        return realtime.context(websocket, shared)
+
     async def context_getter(request: HTTPConnection) -> AsyncIterator[Context]:
-        """The router's context: WebSockets (GET and POST are `GraphQLEndpoint`'s)."""
+        """The router's context, should a request reach FastAPI's GraphQL routes.
+
+        GET and POST are `GraphQLEndpoint`'s and WebSockets `GraphQLSocketEndpoint`'s.
+        """
         if request.scope["type"] == "websocket":
-            async with realtime.context(request, shared) as subscription_context:
+            async with socket_context(request) as subscription_context:
                 yield subscription_context
             return
         async with http_context(request) as context:
@@ -216,6 +223,11 @@ def create_app(
     # Runs each request in a task of its own, so uvicorn's cancel at the end of the grace
     # reaches a request only through it: one that is committing finishes, the rest roll back.
     app.add_middleware(ShutdownGuard, lifecycle=lifecycle, watch_commits=on_commit_start)
+    # WebSockets to /graphql skip FastAPI's routing and the middlewares above, which pass
+    # them through but would keep a frame alive for the socket's life (graph/endpoint).
+    app.add_middleware(
+        GraphQLSocketEndpoint, path="/graphql", view=graphql, open_context=socket_context
+    )
     app.state.observability = observability
     observability.install(app, engine, is_access_logged=access_writer is not None)
     return app
